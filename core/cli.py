@@ -1,0 +1,140 @@
+"""The `facegraft` command. Errors are one line naming the file and the problem, exit 2 for bad input;
+`--verbose` adds the traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+
+from facegraft import __version__
+from facegraft.errors import EXIT_USAGE, FacegraftError
+from facegraft.options import add_arguments, from_namespace
+from facegraft.progress import MODES
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--progress", choices=MODES, default="auto",
+                   help="bar on a terminal, plain lines otherwise, json: one object per line")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--verbose", action="store_true", help="add tracebacks to errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from facegraft.extract.pipeline import ExtractOptions
+
+    parser = argparse.ArgumentParser(prog="facegraft", description="Face replacement for VFX plates.")
+    parser.add_argument("--version", action="version", version=f"facegraft {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("extract", help="detect, landmark, align and mask the faces of a plate",
+                       description="Plates: a video, an image sequence (plate.####.exr, plate.%%04d.exr, "
+                       "plate.$F4.exr, plate.1001-1100#.exr), a folder of frames, or one image.")
+    p.add_argument("plate", help="the plate")
+    p.add_argument("-o", "--output", dest="shot", required=True, help="SHOTDIR for alignments.db and faces/")
+    add_arguments(p, ExtractOptions)
+    _add_common(p)
+
+    a = sub.add_parser("alignments", help="inspect and edit a shot's alignments store")
+    asub = a.add_subparsers(dest="job", required=True, metavar="JOB")
+    e = asub.add_parser("export", help="write the faces as JSON in plate pixel coordinates")
+    e.add_argument("shot")
+    e.add_argument("--json", required=True, help="output file")
+    i = asub.add_parser("import", help="read external landmarks from JSON (same format as export)")
+    i.add_argument("shot")
+    i.add_argument("--json", required=True, help="input file")
+    i.add_argument("--merge", action="store_true", help="keep stored frames that the file does not list")
+    asub.add_parser("no-faces", help="list frames where no face was found").add_argument("shot")
+    asub.add_parser("multi-faces", help="list frames with several faces").add_argument("shot")
+    asub.add_parser("remove-deleted", help="remove faces whose images were deleted from faces/").add_argument("shot")
+    asub.add_parser("rename", help="rename face images back to their store names").add_argument("shot")
+    asub.add_parser("stats", help="frame and face counts").add_argument("shot")
+    d = asub.add_parser("draw", help="write plate frames with the stored landmarks drawn")
+    d.add_argument("shot")
+    d.add_argument("plate")
+    d.add_argument("-o", "--output", required=True, help="folder for the drawn frames")
+    d.add_argument("--frames", default=None)
+    d.add_argument("--colourspace", default=None)
+    for q in (e, i, d):
+        _add_common(q)
+    for name in ("no-faces", "multi-faces", "remove-deleted", "rename", "stats"):
+        _add_common(asub.choices[name])
+    return parser
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from facegraft.extract.pipeline import ExtractOptions, extract
+
+    opts = from_namespace(ExtractOptions, args)
+    summary = extract(args.plate, args.shot, opts, progress_mode="quiet" if args.quiet else args.progress)
+    if args.progress == "json":
+        print(json.dumps({"task": "extract", "event": "summary", **summary.as_dict()}))
+    elif not args.quiet:
+        print(f"extracted {summary.faces} faces from {summary.frames_done} frames "
+              f"({summary.frames_skipped} already done, {len(summary.frames_without_faces)} without faces) "
+              f"into {summary.shot_dir} in {summary.seconds:.1f} s")
+    return 0
+
+
+def cmd_alignments(args: argparse.Namespace) -> int:
+    from facegraft.store import jobs
+    from facegraft.store.alignments import AlignmentsStore
+    from facegraft.store.json_format import export_json, import_json
+
+    if args.job == "import":
+        with AlignmentsStore.open(args.shot, create=True) as store:
+            n = import_json(store, args.json, replace=not args.merge)
+        _say(args, f"imported {n} frames into {args.shot}")
+        return 0
+    with AlignmentsStore.open(args.shot) as store:
+        if args.job == "export":
+            n = export_json(store, args.json)
+            _say(args, f"wrote {n} frames to {args.json}")
+        elif args.job == "no-faces":
+            print("\n".join(str(f) for f in jobs.frames_without_faces(store)))
+        elif args.job == "multi-faces":
+            print("\n".join(str(f) for f in jobs.frames_with_several_faces(store)))
+        elif args.job == "remove-deleted":
+            removed = jobs.remove_deleted_faces(store)
+            _say(args, f"removed {len(removed)} faces whose images are gone")
+        elif args.job == "rename":
+            result = jobs.rename_face_images(store)
+            renamed = getattr(result, "renamed", result)
+            _say(args, f"renamed {len(renamed)} face images")
+        elif args.job == "stats":
+            print(json.dumps(store.stats()))
+        elif args.job == "draw":
+            from facegraft.extract.draw import draw_alignments
+
+            n = draw_alignments(store, args.plate, Path(args.output), args.frames, args.colourspace)
+            _say(args, f"drew {n} frames into {args.output}")
+    return 0
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(text)
+
+
+COMMANDS = {"extract": cmd_extract, "alignments": cmd_alignments}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except FacegraftError as exc:
+        if getattr(args, "verbose", False):
+            traceback.print_exc()
+        print(f"facegraft: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("facegraft: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""68-point landmarkers, chosen by name from one registry (`LANDMARKERS`), behind one small base class.
+
+`dlib68` (dlib's regression-tree predictor shipped by face-recognition-models) is the offline default.
+`fan` is face-alignment's 2D-FAN, loaded by face-alignment's own model code from its cache or `weights`.
+Note: dlib's 68-point model was trained on iBUG 300-W, whose terms exclude commercial use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import cv2
+import numpy as np
+
+from facegraft.errors import InputError, ModelFileError
+from facegraft.extract.alignment import (
+    canonical_box,
+    invert_affine,
+    mean_face,
+    to_canonical,
+    transform_points,
+    umeyama,
+)
+from facegraft.extract.model_files import require_file, shipped_model, torch_hub_checkpoints
+
+
+@dataclass
+class LandmarkerOptions:
+    """Options every landmarker understands."""
+
+    upright_passes: int = 1  # re-run landmarks on the face rotated upright this many times
+    max_face_px: int = 400  # upright crops larger than this are scaled down (speed; ample precision)
+
+
+class Landmarker:
+    """Base class: `landmarks_in_box` on an (H, W, 3) uint8 RGB image returns (68, 2) float64 pixels."""
+
+    name: ClassVar[str] = ""
+    box_convention: ClassVar[str] = "dlib-hog"  # where this model expects the box around a face
+    Options: ClassVar[type[LandmarkerOptions]] = LandmarkerOptions
+
+    def __init__(self, options: LandmarkerOptions | None = None) -> None:
+        self.options = options or self.Options()
+
+    def landmarks_in_box(self, rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def landmarks(self, rgb: np.ndarray, box: np.ndarray, roll: float = 0.0) -> np.ndarray:
+        """(68, 2) landmarks for the face in `box`: a first pass, then passes on the face turned upright.
+
+        `roll` (degrees) is a guess of the face's roll for the first pass: the image is turned by it first.
+
+        Detectors box rolled faces loosely and landmarkers are trained on upright faces, so each later
+        pass rotates the face upright (at native scale), boxes it the way this model expects from the
+        previous landmarks, and maps the result back to the frame.
+        """
+        pts = self._landmarks_rolled(rgb, box, roll)
+        for _ in range(self.options.upright_passes):
+            pts = self.refine(rgb, pts)
+        return pts
+
+    def _landmarks_rolled(self, rgb: np.ndarray, box: np.ndarray, roll: float) -> np.ndarray:
+        """Landmarks in `box` with the image turned by `roll` degrees about the box centre first."""
+        if roll == 0.0:
+            return self.landmarks_in_box(rgb, box)
+        box = np.asarray(box, np.float64)
+        side = float(max(box[2] - box[0], box[3] - box[1]))
+        k = min(1.0, self.options.max_face_px / side)
+        size = int(np.ceil(2 * side * k))
+        matrix = cv2.getRotationMatrix2D(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), -roll, k)
+        matrix[:, 2] += size / 2 - np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+        crop = cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        half = side * k / 2
+        pts = self.landmarks_in_box(crop, np.array([size / 2 - half, size / 2 - half, size / 2 + half,
+                                                    size / 2 + half]))
+        return transform_points(pts, invert_affine(matrix))
+
+    def refine(self, rgb: np.ndarray, rough: np.ndarray) -> np.ndarray:
+        """One upright pass starting from `rough` (68, 2) landmarks; returns (68, 2) in frame pixels."""
+        matrix, size, box = upright_crop(rough, self.box_convention, self.options.max_face_px)
+        crop = cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        pts = self.landmarks_in_box(crop, box)
+        return transform_points(pts, invert_affine(matrix))
+
+
+def upright_crop(landmarks: np.ndarray, convention: str, max_face_px: int, margin: float = 0.25
+                 ) -> tuple[np.ndarray, int, np.ndarray]:
+    """(2, 3) frame->crop matrix that turns the face upright, the square crop size, and the model's box.
+
+    The box is where `convention`'s detector would put it around an upright face with these landmarks.
+    """
+    to_canon = to_canonical(landmarks)
+    px_per_unit = 1.0 / np.sqrt(abs(np.linalg.det(to_canon[:2, :2])))
+    cb = canonical_box(convention)
+    side = max(cb[2] - cb[0], cb[3] - cb[1])
+    k = min(px_per_unit, max_face_px / side)
+    origin = np.array([(cb[0] + cb[2]) / 2, (cb[1] + cb[3]) / 2]) - side * (0.5 + margin)
+    crop = np.array([[k, 0, -k * origin[0]], [0, k, -k * origin[1]], [0, 0, 1.0]])
+    matrix = (crop @ to_canon)[:2]
+    size = int(np.ceil(k * side * (1 + 2 * margin)))
+    box = np.array([k * (cb[0] - origin[0]), k * (cb[1] - origin[1]), k * (cb[2] - origin[0]),
+                    k * (cb[3] - origin[1])])
+    return matrix, size, box
+
+
+class Dlib68Landmarker(Landmarker):
+    """dlib's 68-point shape predictor (~1 ms a face on CPU), shipped with face-recognition-models."""
+
+    name = "dlib68"
+    box_convention = "dlib-hog"
+
+    def __init__(self, options: LandmarkerOptions | None = None) -> None:
+        super().__init__(options)
+        import dlib
+
+        self._dlib = dlib
+        self._predictor = dlib.shape_predictor(str(shipped_model("shape_predictor_68")))
+
+    def landmarks_in_box(self, rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
+        # dlib's rectangle is inclusive and integer: keep sub-pixel boxes by scaling the image instead
+        # would cost a resize; rounding moves landmarks by well under a pixel.
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        shape = self._predictor(rgb, self._dlib.rectangle(x0, y0, x1 - 1, y1 - 1))
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+
+    def full_object_detection(self, landmarks: np.ndarray, box: np.ndarray):
+        """dlib's shape object for `landmarks` (what dlib's face-recognition model takes)."""
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        pts = [self._dlib.point(int(round(x)), int(round(y))) for x, y in landmarks]
+        return self._dlib.full_object_detection(self._dlib.rectangle(x0, y0, x1 - 1, y1 - 1), pts)
+
+
+@dataclass
+class FanOptions(LandmarkerOptions):
+    weights: str = ""  # 2DFAN-4 state dict; default: face-alignment's torch.hub cache
+    device: str = "cpu"
+
+
+class FanLandmarker(Landmarker):
+    """face-alignment's 2D-FAN-4 heat-map network; weights from face-alignment's cache or `weights`."""
+
+    name = "fan"
+    box_convention = "dlib-hog"
+    Options = FanOptions
+    WEIGHTS_FILE = "2DFAN4-11f355bf06.pth.tar"
+
+    def __init__(self, options: FanOptions | None = None) -> None:
+        super().__init__(options)
+        import torch
+        from face_alignment.models import FAN
+
+        path = require_file(self.options.weights or torch_hub_checkpoints() / self.WEIGHTS_FILE,
+                            "2D-FAN-4 landmark weights")
+        try:
+            state = torch.load(str(path), map_location=self.options.device, weights_only=True)
+            net = FAN(4)
+            net.load_state_dict(state)
+        except Exception as exc:  # a wrong or damaged file: say which, not a torch traceback
+            raise ModelFileError(f"not a 2D-FAN-4 state dict ({type(exc).__name__}: {exc})", path) from None
+        self._torch = torch
+        self._net = net.to(self.options.device).eval()
+
+    def landmarks_in_box(self, rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
+        from face_alignment.utils import CENTER_Y_OFFSET, REFERENCE_SCALE, crop, get_preds_fromhm
+
+        x0, y0, x1, y1 = (float(v) for v in box)
+        center = np.array([(x0 + x1) / 2, (y0 + y1) / 2 - (y1 - y0) * CENTER_Y_OFFSET])
+        scale = (x1 - x0 + y1 - y0) / REFERENCE_SCALE
+        patch = crop(rgb, center, scale).transpose(2, 0, 1).astype(np.float32) / 255.0
+        with self._torch.inference_mode():
+            out = self._net(self._torch.from_numpy(patch)[None].to(self.options.device))
+        if isinstance(out, list):
+            out = out[-1]
+        _, pts, _ = get_preds_fromhm(out.float().cpu().numpy(), center, scale)
+        return np.asarray(pts, np.float64).reshape(68, 2)
+
+
+LANDMARKERS: dict[str, type[Landmarker]] = {cls.name: cls for cls in (Dlib68Landmarker, FanLandmarker)}
+
+
+def make_landmarker(name: str, **options: object) -> Landmarker:
+    """The landmarker registered as `name`, built with its options; InputError for an unknown name."""
+    try:
+        cls = LANDMARKERS[name]
+    except KeyError:
+        raise InputError(f"unknown landmarker '{name}' (choose from: {', '.join(LANDMARKERS)})") from None
+    return cls(cls.Options(**options))
+
+
+def shape_residual(landmarks: np.ndarray) -> float:
+    """RMS distance, in inner-face units, between landmarks and the mean face after a similarity fit.
+
+    Small for a plausible face (~0.02-0.05); large when the landmarker lost the face.
+    """
+    pts = np.asarray(landmarks, np.float64)
+    fitted = transform_points(pts, umeyama(pts, mean_face()))
+    return float(np.sqrt(((fitted - mean_face()) ** 2).sum(1).mean()))
+
+
+def roughly_upright(landmarks: np.ndarray) -> bool:
+    """True when the landmarks look like a face the right way up (eyes above the mouth)."""
+    m = to_canonical(landmarks)
+    return bool(m[1, 1] > 0)

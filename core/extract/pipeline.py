@@ -1,0 +1,284 @@
+"""The extract stage: plate frames in, faces (landmarks, pose, identity, masks, aligned crops) out into a
+shot folder (`alignments.db`, `faces/`, `debug/`). Resumable: frames already stored are skipped."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import ClassVar
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facegraft import __version__
+from facegraft.errors import InputError, StoreError
+from facegraft.extract import identity
+from facegraft.extract.alignment import FACE_TYPES, alignment_matrix, canonical_box, face_size, warp_face
+from facegraft.extract.detectors import DETECTORS, make_detector
+from facegraft.extract.landmarkers import LANDMARKERS, make_landmarker
+from facegraft.extract.masks import MASKERS, landmark_masks
+from facegraft.extract.pose import head_pose
+from facegraft.extract.tracker import NORMALISERS, FaceFinder, TrackedFace, Tracker, landmark_box
+from facegraft.io.colour import ColourConverter, resolve_colourspace
+from facegraft.io.framespec import select_frames
+from facegraft.io.plate import Plate, open_plate
+from facegraft.options import opt
+from facegraft.progress import Progress
+from facegraft.store.alignments import AlignmentsStore, Face, FrameRecord
+from facegraft.store.face_images import face_image_name, write_face_image
+
+FACES_DIR = "faces"
+DEBUG_DIR = "debug"
+IMAGES_DONE_KEY = "extract.images_complete_through"
+
+
+@dataclass
+class ExtractOptions:
+    """Everything `facegraft extract` can be told; the CLI, the service and host panels build on this."""
+
+    detector: str = opt("dlib-hog", "face detector", choices=lambda: list(DETECTORS))
+    landmarker: str = opt("dlib68", "68-point landmarker", choices=lambda: list(LANDMARKERS))
+    weights: str = opt("", "landmarker weights file (fan); default: the model's cache")
+    face_type: str = opt("full", "region of the head the aligned crop covers", choices=lambda: list(FACE_TYPES))
+    size: int = opt(512, "aligned crop size in pixels")
+    min_size: int = opt(0, "drop faces whose box is narrower than this many plate pixels (0: keep all)")
+    frames: str | None = opt(None, "frames to extract, farm syntax: 1001-1100, 1001-1100x2, 1001,1005")
+    every: int = opt(1, "extract every Nth frame of those")
+    normalise: str = opt("none", "equalise lightness for detection in bad light", choices=NORMALISERS)
+    rotate_retry: bool = opt(False, "when no face is found, try the frame turned 90/180/270 degrees")
+    detect_every: int = opt(5, "run the detector every N frames and track faces in between (1: always detect)")
+    detect_width: int = opt(640, "downscale frames to this width for detection (0: full resolution)")
+    min_confidence: float = opt(-0.5, "verification score below which a candidate is not a face")
+    colourspace: str | None = opt(None, "plate colour space (default: scene-linear for EXR, sRGB otherwise)")
+    embeddings: bool = opt(True, "compute 128-d identity embeddings (once per track segment)")
+    masks: tuple[str, ...] = opt(("components", "extended"), "landmark masks to store")
+    write_faces: bool = opt(True, "write aligned face PNGs to SHOTDIR/faces")
+    debug: bool = opt(False, "write frames with boxes and landmarks drawn to SHOTDIR/debug")
+    restart: bool = opt(False, "discard the shot's stored alignments and start again")
+    batch_frames: int = opt(8, "frames committed to the store per transaction", cli=False)
+
+    # Options that change results; a resumed run must use the same values.
+    RESULT_KEYS: ClassVar[tuple[str, ...]] = ("detector", "landmarker", "face_type", "size", "min_size", "every", "normalise",
+                   "rotate_retry", "detect_every", "detect_width", "min_confidence", "colourspace",
+                   "embeddings", "masks")
+
+    def validate(self) -> None:
+        """InputError naming the option for any out-of-range or unknown value."""
+        checks = [
+            (self.detector in DETECTORS, f"unknown detector '{self.detector}' (choose from: {', '.join(DETECTORS)})"),
+            (self.landmarker in LANDMARKERS,
+             f"unknown landmarker '{self.landmarker}' (choose from: {', '.join(LANDMARKERS)})"),
+            (self.face_type in FACE_TYPES, f"unknown face type '{self.face_type}' (choose from: {', '.join(FACE_TYPES)})"),
+            (16 <= self.size <= 4096, f"--size must be 16..4096, got {self.size}"),
+            (self.min_size >= 0, f"--min-size must be >= 0, got {self.min_size}"),
+            (self.every >= 1, f"--every must be >= 1, got {self.every}"),
+            (self.detect_every >= 1, f"--detect-every must be >= 1, got {self.detect_every}"),
+            (self.normalise in NORMALISERS, f"unknown --normalise '{self.normalise}' (choose from: {', '.join(NORMALISERS)})"),
+            (all(m in MASKERS for m in self.masks), f"unknown mask in {self.masks} (choose from: {', '.join(MASKERS)})"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise InputError(message)
+
+    def result_settings(self, colourspace: str) -> dict:
+        d = {k: getattr(self, k) for k in self.RESULT_KEYS}
+        d["colourspace"] = colourspace
+        d["masks"] = list(self.masks)
+        return d
+
+
+@dataclass
+class ExtractSummary:
+    """What an extraction did, for the CLI, the service and tests."""
+
+    shot_dir: Path
+    frames_total: int = 0
+    frames_skipped: int = 0  # already in the store (resume)
+    frames_done: int = 0
+    faces: int = 0
+    frames_without_faces: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["shot_dir"] = str(self.shot_dir)
+        return d
+
+
+def settings_hash(settings: dict) -> str:
+    """Short stable hash of a settings dict (for stores and output headers)."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def build_tracker(opts: ExtractOptions) -> Tracker:
+    """Detector, landmarker and tracker as the options say."""
+    det_opts: dict = {"detect_width": opts.detect_width, "min_face": opts.min_size}
+    lmk_opts: dict = {"weights": opts.weights} if opts.weights else {}
+    finder = FaceFinder(make_detector(opts.detector, **det_opts), make_landmarker(opts.landmarker, **lmk_opts),
+                        min_confidence=opts.min_confidence, rotate_retry=opts.rotate_retry,
+                        normalise=opts.normalise)
+    return Tracker(finder, detect_every=opts.detect_every, embed=identity.embed if opts.embeddings else None)
+
+
+def face_box_px(landmarks: np.ndarray) -> float:
+    """Width in plate pixels of the box a detector would put around this face (for --min-size)."""
+    cb = canonical_box()
+    return face_size(landmarks) * float(cb[2] - cb[0])
+
+
+def build_faces(frame: int, rgb: np.ndarray, tracked: list[TrackedFace], opts: ExtractOptions
+                ) -> tuple[list[Face], list[np.ndarray]]:
+    """Store records and (size, size, 3) uint8 aligned crops for the faces tracked in one frame."""
+    h, w = rgb.shape[:2]
+    faces, crops = [], []
+    for t in tracked:
+        if opts.min_size and face_box_px(t.landmarks) < opts.min_size:
+            continue
+        index = len(faces)
+        matrix = alignment_matrix(t.landmarks, opts.face_type, opts.size)
+        faces.append(Face(
+            frame=frame, index=index, box=tuple(float(v) for v in t.box), score=float(t.confidence),
+            landmarks=np.asarray(t.landmarks, np.float32), pose=head_pose(t.landmarks, (w, h)),
+            embedding=t.embedding, track_id=t.track_id, matrix=matrix, face_type=opts.face_type,
+            size=opts.size, masks=landmark_masks(t.landmarks, matrix, opts.size, tuple(opts.masks)),
+            image=face_image_name(frame, index) if opts.write_faces else None,
+        ))
+        if opts.write_faces:
+            crops.append(warp_face(rgb, matrix, opts.size))
+    return faces, crops
+
+
+def draw_debug(rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
+    """(H, W, 3) uint8 copy of the frame with boxes, landmarks and track ids drawn."""
+    out = rgb.copy()
+    for f in faces:
+        x0, y0, x1, y1 = (int(round(v)) for v in f.box)
+        cv2.rectangle(out, (x0, y0), (x1, y1), (255, 200, 0), 2)
+        for x, y in f.landmarks:
+            cv2.circle(out, (int(round(x)), int(round(y))), 2, (0, 255, 0), -1, lineType=cv2.LINE_AA)
+        cv2.putText(out, f"#{f.index} t{f.track_id} {f.score:.2f}", (x0, max(12, y0 - 6)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 0), 1, cv2.LINE_AA)
+    return out
+
+
+def _previous_state(store: AlignmentsStore, frames: list[int], position: int) -> list[TrackedFace]:
+    """Tracker state from the stored frame just before `frames[position]`, if it was the previous one."""
+    if position == 0:
+        return []
+    prev = store.frame(frames[position - 1])
+    if prev is None:
+        return []
+    return [TrackedFace(np.asarray(f.landmarks, np.float32), landmark_box(f.landmarks), f.score, f.score,
+                        -1 if f.track_id is None else f.track_id, False, f.embedding) for f in prev.faces]
+
+
+def extract(plate_path: str | Path, shot_dir: str | Path, opts: ExtractOptions | None = None,
+            progress_mode: str = "auto") -> ExtractSummary:
+    """Extract faces from a plate into `shot_dir`; frames already stored are skipped (resume)."""
+    import time
+
+    opts = opts or ExtractOptions()
+    opts.validate()
+    t0 = time.monotonic()
+    shot = Path(shot_dir)
+    with open_plate(plate_path) as plate:
+        colourspace = resolve_colourspace(opts.colourspace or plate.default_colourspace)
+        converter = ColourConverter(colourspace)
+        frames = select_frames(plate.frames, opts.frames, opts.every)
+        tracker = build_tracker(opts)
+        shot.mkdir(parents=True, exist_ok=True)
+        store = _open_store(shot, plate, opts, colourspace)
+        try:
+            summary = _run(plate, store, shot, frames, tracker, converter, opts, progress_mode)
+        finally:
+            store.close()
+    summary.seconds = time.monotonic() - t0
+    return summary
+
+
+def _open_store(shot: Path, plate: Plate, opts: ExtractOptions, colourspace: str) -> AlignmentsStore:
+    db = shot / AlignmentsStore.DEFAULT_NAME
+    if opts.restart and db.exists():
+        db.unlink()
+    store = AlignmentsStore.open(db, create=True)
+    settings = opts.result_settings(colourspace)
+    stored = store.setting("extract")
+    if stored is not None and stored != settings and store.frames_done():
+        changed = sorted(k for k in settings if stored.get(k) != settings[k])
+        store.close()
+        raise StoreError(f"was extracted with other settings ({', '.join(changed)}); rerun with the same "
+                         "options to resume, or add --restart to start again", db)
+    store.set_setting("extract", settings)
+    store.set_setting("extract_hash", settings_hash(settings))
+    store.set_plate({"path": str(Path(plate.path).resolve()) if Path(plate.path).exists() else plate.path,
+                     "kind": plate.kind, "width": plate.width, "height": plate.height, "fps": plate.fps,
+                     "colourspace": colourspace, "engine": f"facegraft {__version__}"})
+    return store
+
+
+def _run(plate: Plate, store: AlignmentsStore, shot: Path, frames: list[int], tracker: Tracker,
+         converter: ColourConverter, opts: ExtractOptions, progress_mode: str) -> ExtractSummary:
+    summary = ExtractSummary(shot_dir=shot, frames_total=len(frames))
+    done = store.frames_done()
+    images_through = store.setting(IMAGES_DONE_KEY)
+    if opts.write_faces and images_through is not None:
+        # A run killed between a commit and its face images: redo the frames whose images may be missing.
+        done = {f for f in done if f <= images_through}
+    elif opts.write_faces and done:
+        done = set()
+    todo = [i for i, f in enumerate(frames) if f not in done]
+    summary.frames_skipped = len(frames) - len(todo)
+    tracker.next_track_id = store.max_track_id() + 1
+    faces_dir = shot / FACES_DIR
+    if opts.write_faces:
+        faces_dir.mkdir(exist_ok=True)
+    if opts.debug:
+        (shot / DEBUG_DIR).mkdir(exist_ok=True)
+    plate_name = Path(plate.path).name
+    progress = Progress(len(todo), "extract", progress_mode)
+    batch: list[tuple[FrameRecord, list[np.ndarray]]] = []
+    last_position = None
+
+    def flush() -> None:
+        if not batch:
+            return
+        store.write_frames([rec for rec, _ in batch])
+        if opts.write_faces:
+            for rec, crops in batch:
+                for face, crop in zip(rec.faces, crops):
+                    write_face_image(faces_dir / face.image, crop, {
+                        "face_id": face.id, "frame": rec.frame, "index": face.index, "plate": plate_name,
+                        "shot": shot.name, "face_type": face.face_type, "size": face.size,
+                    })
+            store.set_setting(IMAGES_DONE_KEY, max(rec.frame for rec, _ in batch))
+        batch.clear()
+
+    try:
+        positions = iter(todo)
+        for info, pixels in plate.iter_frames([frames[i] for i in todo]):
+            position = next(positions)
+            if last_position is None or position != last_position + 1:
+                tracker.resume(_previous_state(store, frames, position), tracker.next_track_id)
+            last_position = position
+            rgb = converter.to_working_uint8(pixels)
+            tracked = tracker.step(rgb, position)
+            faces, crops = build_faces(info.frame, rgb, tracked, opts)
+            rec = FrameRecord(frame=info.frame, pts=info.pts, pts_raw=info.pts_raw, time_base=info.time_base,
+                              width=rgb.shape[1], height=rgb.shape[0], faces=faces)
+            batch.append((rec, crops))
+            if opts.debug:
+                cv2.imwrite(str(shot / DEBUG_DIR / f"{info.frame:06d}.jpg"),
+                            cv2.cvtColor(draw_debug(rgb, faces), cv2.COLOR_RGB2BGR))
+            summary.frames_done += 1
+            summary.faces += len(faces)
+            if not faces:
+                summary.frames_without_faces.append(info.frame)
+            if len(batch) >= opts.batch_frames:
+                flush()
+            progress.update(1, frame=info.frame, faces=len(faces))
+        flush()
+    finally:
+        progress.close()
+    return summary

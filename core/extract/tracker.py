@@ -1,0 +1,198 @@
+"""Find faces in a frame and follow them to the next one.
+
+Detection is the expensive step, so the tracker detects on a downscaled frame every few frames (and when a
+track is lost) and otherwise re-runs the landmarker at full resolution in the box that the previous
+frame's landmarks give. A candidate face is kept only when an upright crop around its landmarks verifies
+as a face, which drops detector false positives and picks the right roll for rolled faces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from facegraft.extract.detectors import Detector
+from facegraft.extract.landmarkers import Landmarker
+from facegraft.extract.verify import face_confidence
+
+
+@dataclass
+class TrackedFace:
+    """A face in one frame: (68, 2) float32 plate-pixel landmarks and where they came from."""
+
+    landmarks: np.ndarray
+    box: np.ndarray  # the detector's box on detection frames; the landmarks' box while tracking
+    score: float  # detector score on detection frames, verification score while tracking
+    confidence: float  # verification score (HOG on the upright crop)
+    track_id: int = -1
+    detected: bool = True
+    embedding: np.ndarray | None = None
+
+
+def landmark_box(landmarks: np.ndarray) -> np.ndarray:
+    """(4,) bounding box of (68, 2) landmarks."""
+    pts = np.asarray(landmarks, np.float64)
+    return np.concatenate([pts.min(0), pts.max(0)])
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two (4,) x0, y0, x1, y1 boxes."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def _rotation(k: int, width: int, height: int) -> np.ndarray:
+    """(2, 3) matrix taking original pixels to np.rot90(image, k) pixels (k quarter turns anticlockwise)."""
+    k %= 4
+    if k == 0:
+        return np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    if k == 1:
+        return np.array([[0, 1.0, 0], [-1.0, 0, width - 1.0]])
+    if k == 2:
+        return np.array([[-1.0, 0, width - 1.0], [0, -1.0, height - 1.0]])
+    return np.array([[0, -1.0, height - 1.0], [1.0, 0, 0]])
+
+
+NORMALISERS = ("none", "clahe", "hist")
+
+
+def normalise_for_detection(rgb: np.ndarray, mode: str) -> np.ndarray:
+    """(H, W, 3) uint8 frame with its lightness equalised (`clahe` or `hist`) so detectors see faces in bad
+    light; landmarks and crops still use the original frame."""
+    if mode == "none":
+        return rgb
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    if mode == "clahe":
+        lab[:, :, 0] = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(lab[:, :, 0])
+    elif mode == "hist":
+        lab[:, :, 0] = cv2.equalizeHist(lab[:, :, 0])
+    else:
+        raise ValueError(f"unknown normalisation '{mode}' (choose from: {', '.join(NORMALISERS)})")
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+
+
+class FaceFinder:
+    """Detection plus landmarks plus verification on one frame."""
+
+    def __init__(self, detector: Detector, landmarker: Landmarker, min_confidence: float = -0.5,
+                 rotate_retry: bool = False, rolls: tuple[float, ...] = (0.0, 30.0, -30.0),
+                 normalise: str = "none") -> None:
+        self.normalise = normalise
+        self.detector = detector
+        self.landmarker = landmarker
+        self.min_confidence = min_confidence
+        self.rotate_retry = rotate_retry
+        self.rolls = rolls
+
+    def locate(self, rgb: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, float]:
+        """Best (68, 2) landmarks for the face in `box` and their verification score.
+
+        The landmarker runs from the upright guess first and from rolled guesses only when that one does
+        not verify clearly, so rolled faces cost more and upright faces do not.
+        """
+        best, best_conf = None, -np.inf
+        for roll in self.rolls:
+            pts = self.landmarker.landmarks(rgb, box, roll)
+            conf = face_confidence(rgb, pts)
+            if conf > best_conf:
+                best, best_conf = pts, conf
+            if best_conf > 0.5:
+                break
+        return best, best_conf
+
+    def find(self, rgb: np.ndarray) -> list[TrackedFace]:
+        """Faces in an (H, W, 3) uint8 frame, duplicates merged; with rotate_retry, turned plates too."""
+        faces = self._find_upright(rgb)
+        if faces or not self.rotate_retry:
+            return faces
+        h, w = rgb.shape[:2]
+        for k in (2, 1, 3):  # upside down is the commonest wrong orientation
+            turned = np.ascontiguousarray(np.rot90(rgb, k))
+            faces = self._find_upright(turned)
+            if faces:
+                back = cv2.invertAffineTransform(_rotation(k, w, h))
+                for f in faces:
+                    f.landmarks = (f.landmarks @ back[:, :2].T + back[:, 2]).astype(np.float32)
+                    f.box = landmark_box(f.landmarks)
+                    # The face is found; re-run the landmarker in the original frame, upright-corrected.
+                    f.landmarks = self.landmarker.refine(rgb, f.landmarks).astype(np.float32)
+                return faces
+        return []
+
+    def _find_upright(self, rgb: np.ndarray) -> list[TrackedFace]:
+        faces: list[TrackedFace] = []
+        for det in self.detector.detect(normalise_for_detection(rgb, self.normalise)):
+            pts, conf = self.locate(rgb, det.box)
+            if conf < self.min_confidence:
+                continue
+            lbox = landmark_box(pts)
+            if any(box_iou(lbox, landmark_box(f.landmarks)) > 0.4 for f in faces):
+                continue  # a second box on a face already found
+            faces.append(TrackedFace(pts.astype(np.float32), det.box, det.score, conf))
+        return faces
+
+
+class Tracker:
+    """Per-frame face state: detect on keyframes or when lost, otherwise follow the previous landmarks."""
+
+    def __init__(self, finder: FaceFinder, detect_every: int = 5, next_track_id: int = 0,
+                 embed: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> None:
+        self.finder = finder
+        self.detect_every = max(1, detect_every)
+        self.next_track_id = next_track_id
+        self.embed = embed
+        self.previous: list[TrackedFace] = []
+
+    def resume(self, previous: list[TrackedFace], next_track_id: int) -> None:
+        """Continue from faces stored for the preceding frame (a resumed extraction)."""
+        self.previous = previous
+        self.next_track_id = next_track_id
+
+    def step(self, rgb: np.ndarray, position: int) -> list[TrackedFace]:
+        """Faces in this frame; `position` is the frame's index in the extraction's frame list."""
+        detect = position % self.detect_every == 0 or not self.previous
+        faces: list[TrackedFace] = []
+        if not detect:
+            faces = self._follow(rgb)
+            detect = faces is None
+        if detect:
+            faces = self.finder.find(rgb)
+            self._match(rgb, faces)
+        faces.sort(key=lambda f: (float(f.landmarks[:, 0].mean()), float(f.landmarks[:, 1].mean())))
+        self.previous = faces
+        return faces
+
+    def _follow(self, rgb: np.ndarray) -> list[TrackedFace] | None:
+        """Faces followed from the previous frame, or None when any track is lost (then detect)."""
+        lm = self.finder.landmarker
+        out = []
+        for prev in self.previous:
+            pts = lm.refine(rgb, lm.refine(rgb, prev.landmarks))
+            conf = face_confidence(rgb, pts)
+            if conf < self.finder.min_confidence:
+                return None
+            out.append(TrackedFace(pts.astype(np.float32), landmark_box(pts), conf, conf, prev.track_id,
+                                   detected=False, embedding=prev.embedding))
+        return out
+
+    def _match(self, rgb: np.ndarray, faces: list[TrackedFace]) -> None:
+        """Give detected faces the id (and identity) of the track they continue, or a new one."""
+        free = list(self.previous)
+        for f in faces:
+            fbox = landmark_box(f.landmarks)
+            best = max(free, key=lambda p: box_iou(fbox, landmark_box(p.landmarks)), default=None)
+            if best is not None and box_iou(fbox, landmark_box(best.landmarks)) > 0.3:
+                f.track_id, f.embedding = best.track_id, best.embedding
+                free.remove(best)
+            else:
+                f.track_id = self.next_track_id
+                self.next_track_id += 1
+        for f in faces:
+            if f.embedding is None and self.embed is not None:
+                f.embedding = self.embed(rgb, f.landmarks)

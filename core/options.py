@@ -1,0 +1,91 @@
+"""Typed option declarations shared by the CLI, the engine service and host panels.
+
+An options class is a dataclass whose fields carry `metadata={"help": ..., "choices": ...}` (use `opt`).
+`add_arguments` builds argparse flags from it and `from_namespace` reads them back, so every front end is
+built from the same declaration; `describe` gives the JSON a panel builds its controls from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any
+
+
+def opt(default: Any, help: str, choices: Sequence[str] | Callable[[], Sequence[str]] | None = None,
+        flag: str | None = None, cli: bool = True) -> Any:
+    """A dataclass field with help text, optional choices (or a function giving them) and a flag name."""
+    meta = {"help": help, "choices": choices, "flag": flag, "cli": cli}
+    if isinstance(default, (list, dict, set)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _choices(f: dataclasses.Field) -> list[str] | None:
+    c = f.metadata.get("choices")
+    return list(c() if callable(c) else c) if c is not None else None
+
+
+def _base_type(cls: type, f: dataclasses.Field) -> Any:
+    hints = typing.get_type_hints(cls)
+    t = hints[f.name]
+    args = [a for a in typing.get_args(t) if a is not type(None)]
+    if typing.get_origin(t) in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args:
+        t = args[0]
+    return t
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type, exclude: Sequence[str] = ()) -> None:
+    """Add one flag per field of the options dataclass `cls` (fields with cli=False are skipped)."""
+    for f in dataclasses.fields(cls):
+        if f.name in exclude or not f.metadata.get("cli", True) or "help" not in f.metadata:
+            continue
+        flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+        t = _base_type(cls, f)
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        help_text = f.metadata["help"]
+        if t is bool:
+            if default:
+                parser.add_argument("--no-" + flag[2:], dest=f.name, action="store_false", help=help_text)
+            else:
+                parser.add_argument(flag, dest=f.name, action="store_true", help=help_text)
+            continue
+        choices = _choices(f)
+        if typing.get_origin(t) in (tuple, list):
+            parser.add_argument(flag, dest=f.name, default=None, metavar="A,B",
+                                help=f"{help_text} (comma-separated; default: {','.join(default)})")
+            continue
+        parser.add_argument(flag, dest=f.name, type=t if t in (int, float) else str, default=None,
+                            choices=choices, help=f"{help_text} (default: {default})")
+
+
+def from_namespace(cls: type, ns: argparse.Namespace, **overrides: Any) -> Any:
+    """An options object from parsed flags: unset flags keep the dataclass defaults."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if not hasattr(ns, f.name):
+            continue
+        v = getattr(ns, f.name)
+        if v is None:
+            continue
+        t = _base_type(cls, f)
+        if typing.get_origin(t) in (tuple, list) and isinstance(v, str):
+            v = tuple(x.strip() for x in v.split(",") if x.strip())
+        values[f.name] = v
+    values.update(overrides)
+    return cls(**values)
+
+
+def describe(cls: type) -> list[dict]:
+    """JSON-able description of each option (name, type, default, help, choices) for panels and APIs."""
+    out = []
+    for f in dataclasses.fields(cls):
+        if "help" not in f.metadata:
+            continue
+        t = _base_type(cls, f)
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        out.append({"name": f.name, "type": getattr(t, "__name__", str(t)), "default": default,
+                    "help": f.metadata["help"], "choices": _choices(f)})
+    return out
