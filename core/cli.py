@@ -10,14 +10,18 @@ import traceback
 from pathlib import Path
 
 from facegraft import __version__
-from facegraft.errors import EXIT_USAGE, FacegraftError
+from facegraft.errors import FacegraftError
 from facegraft.options import add_arguments, from_namespace
 from facegraft.progress import MODES
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--progress", choices=MODES, default="auto",
-                   help="bar on a terminal, plain lines otherwise, json: one object per line")
+    p.add_argument(
+        "--progress",
+        choices=MODES,
+        default="auto",
+        help="bar on a terminal, plain lines otherwise, json: one object per line",
+    )
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("--verbose", action="store_true", help="add tracebacks to errors")
 
@@ -29,9 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"facegraft {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("extract", help="detect, landmark, align and mask the faces of a plate",
-                       description="Plates: a video, an image sequence (plate.####.exr, plate.%%04d.exr, "
-                       "plate.$F4.exr, plate.1001-1100#.exr), a folder of frames, or one image.")
+    p = sub.add_parser(
+        "extract",
+        help="detect, landmark, align and mask the faces of a plate",
+        description="Plates: a video, an image sequence (plate.####.exr, plate.%%04d.exr, "
+        "plate.$F4.exr, plate.1001-1100#.exr), a folder of frames, or one image.",
+    )
     p.add_argument("plate", help="the plate")
     p.add_argument("-o", "--output", dest="shot", required=True, help="SHOTDIR for alignments.db and faces/")
     add_arguments(p, ExtractOptions)
@@ -48,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--merge", action="store_true", help="keep stored frames that the file does not list")
     asub.add_parser("no-faces", help="list frames where no face was found").add_argument("shot")
     asub.add_parser("multi-faces", help="list frames with several faces").add_argument("shot")
-    asub.add_parser("remove-deleted", help="remove faces whose images were deleted from faces/").add_argument("shot")
+    asub.add_parser("remove-deleted", help="remove faces whose images were deleted from faces/").add_argument(
+        "shot"
+    )
     asub.add_parser("rename", help="rename face images back to their store names").add_argument("shot")
     asub.add_parser("stats", help="frame and face counts").add_argument("shot")
     d = asub.add_parser("draw", help="write plate frames with the stored landmarks drawn")
@@ -72,9 +81,11 @@ def cmd_extract(args: argparse.Namespace) -> int:
     if args.progress == "json":
         print(json.dumps({"task": "extract", "event": "summary", **summary.as_dict()}))
     elif not args.quiet:
-        print(f"extracted {summary.faces} faces from {summary.frames_done} frames "
-              f"({summary.frames_skipped} already done, {len(summary.frames_without_faces)} without faces) "
-              f"into {summary.shot_dir} in {summary.seconds:.1f} s")
+        print(
+            f"extracted {summary.faces} faces from {summary.frames_done} frames "
+            f"({summary.frames_skipped} already done, {len(summary.frames_without_faces)} without faces) "
+            f"into {summary.shot_dir} in {summary.seconds:.1f} s"
+        )
     return 0
 
 

@@ -14,8 +14,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 
-def opt(default: Any, help: str, choices: Sequence[str] | Callable[[], Sequence[str]] | None = None,
-        flag: str | None = None, cli: bool = True) -> Any:
+def opt(
+    default: Any,
+    help: str,
+    choices: Sequence[str] | Callable[[], Sequence[str]] | None = None,
+    flag: str | None = None,
+    cli: bool = True,
+) -> Any:
     """A dataclass field with help text, optional choices (or a function giving them) and a flag name."""
     meta = {"help": help, "choices": choices, "flag": flag, "cli": cli}
     if isinstance(default, (list, dict, set)):
@@ -54,11 +59,22 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, exclude: Sequence[
             continue
         choices = _choices(f)
         if typing.get_origin(t) in (tuple, list):
-            parser.add_argument(flag, dest=f.name, default=None, metavar="A,B",
-                                help=f"{help_text} (comma-separated; default: {','.join(default)})")
+            parser.add_argument(
+                flag,
+                dest=f.name,
+                default=None,
+                metavar="A,B",
+                help=f"{help_text} (comma-separated; default: {','.join(default)})",
+            )
             continue
-        parser.add_argument(flag, dest=f.name, type=t if t in (int, float) else str, default=None,
-                            choices=choices, help=f"{help_text} (default: {default})")
+        parser.add_argument(
+            flag,
+            dest=f.name,
+            type=t if t in (int, float) else str,
+            default=None,
+            choices=choices,
+            help=f"{help_text} (default: {default})",
+        )
 
 
 def from_namespace(cls: type, ns: argparse.Namespace, **overrides: Any) -> Any:
@@ -86,6 +102,13 @@ def describe(cls: type) -> list[dict]:
             continue
         t = _base_type(cls, f)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        out.append({"name": f.name, "type": getattr(t, "__name__", str(t)), "default": default,
-                    "help": f.metadata["help"], "choices": _choices(f)})
+        out.append(
+            {
+                "name": f.name,
+                "type": getattr(t, "__name__", str(t)),
+                "default": default,
+                "help": f.metadata["help"],
+                "choices": _choices(f),
+            }
+        )
     return out

@@ -21,8 +21,15 @@ def _fmt_time(seconds: float) -> str:
 class Progress:
     """Reports `update(n, **fields)` calls for a task of `total` steps; `close()` prints the last line."""
 
-    def __init__(self, total: int, task: str, mode: str = "auto", unit: str = "frames",
-                 stream: TextIO | None = None, interval: float | None = None) -> None:
+    def __init__(
+        self,
+        total: int,
+        task: str,
+        mode: str = "auto",
+        unit: str = "frames",
+        stream: TextIO | None = None,
+        interval: float | None = None,
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown progress mode '{mode}' (choose from: {', '.join(MODES)})")
         self.stream = stream or (sys.stdout if mode == "json" else sys.stderr)
@@ -76,19 +83,32 @@ class Progress:
         eta = (self.total - self.done) / rate if rate > 0 else None
         fraction = self.done / self.total if self.total else 1.0
         if self.mode == "json":
-            self._write_json({"task": self.task, "event": "done" if final else "progress", "done": self.done,
-                              "total": self.total, "fraction": round(fraction, 4), "rate": round(rate, 3),
-                              "eta_s": None if eta is None else round(eta, 1), **self.fields})
+            self._write_json(
+                {
+                    "task": self.task,
+                    "event": "done" if final else "progress",
+                    "done": self.done,
+                    "total": self.total,
+                    "fraction": round(fraction, 4),
+                    "rate": round(rate, 3),
+                    "eta_s": None if eta is None else round(eta, 1),
+                    **self.fields,
+                }
+            )
             return
         extra = " ".join(f"{k}={v}" for k, v in self.fields.items())
-        text = (f"{self.task}: {self.done}/{self.total} {self.unit} {rate:.1f}/s "
-                f"ETA {_fmt_time(eta) if eta is not None else '--:--'} {extra}").rstrip()
+        text = (
+            f"{self.task}: {self.done}/{self.total} {self.unit} {rate:.1f}/s "
+            f"ETA {_fmt_time(eta) if eta is not None else '--:--'} {extra}"
+        ).rstrip()
         if self.mode == "bar":
             width = 24
             filled = int(width * fraction)
             bar = "#" * filled + "-" * (width - filled)
-            self.stream.write(f"\r\033[K{self.task} [{bar}] {fraction * 100:5.1f}% {self.done}/{self.total} "
-                              f"{rate:.1f} {self.unit}/s ETA {_fmt_time(eta) if eta else '00:00'} {extra}")
+            self.stream.write(
+                f"\r\033[K{self.task} [{bar}] {fraction * 100:5.1f}% {self.done}/{self.total} "
+                f"{rate:.1f} {self.unit}/s ETA {_fmt_time(eta) if eta else '00:00'} {extra}"
+            )
             if final:
                 self.stream.write("\n")
         else:

@@ -140,7 +140,11 @@ def warp_face(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     The border replicates edge pixels: a reflecting border would mirror the face into a second face.
     """
     return cv2.warpAffine(
-        image, np.asarray(matrix, np.float64), (size, size), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+        image,
+        np.asarray(matrix, np.float64),
+        (size, size),
+        flags=cv2.INTER_CUBIC,
+        borderMode=cv2.BORDER_REPLICATE,
     )
 
 

@@ -12,7 +12,6 @@ from typing import ClassVar
 
 import cv2
 import numpy as np
-
 from facegraft.errors import InputError
 from facegraft.extract.model_files import require_file, shipped_model, torch_hub_checkpoints
 
@@ -84,8 +83,10 @@ class DlibHogDetector(Detector):
 
     def _detect(self, rgb: np.ndarray) -> list[Detection]:
         rects, scores, _ = self._det.run(rgb, self.options.upsample, min(self.options.threshold, 0.0))
-        return [Detection(np.array([r.left(), r.top(), r.right() + 1, r.bottom() + 1], float), float(s))
-                for r, s in zip(rects, scores)]
+        return [
+            Detection(np.array([r.left(), r.top(), r.right() + 1, r.bottom() + 1], float), float(s))
+            for r, s in zip(rects, scores)
+        ]
 
 
 @dataclass
@@ -111,8 +112,11 @@ class DlibMmodDetector(Detector):
         out = []
         for d in self._det(rgb, self.options.upsample):
             r = d.rect
-            out.append(Detection(np.array([r.left(), r.top(), r.right() + 1, r.bottom() + 1], float),
-                                 float(d.confidence)))
+            out.append(
+                Detection(
+                    np.array([r.left(), r.top(), r.right() + 1, r.bottom() + 1], float), float(d.confidence)
+                )
+            )
         return out
 
 
@@ -140,8 +144,10 @@ class HaarDetector(Detector):
         boxes, _, weights = self._det.detectMultiScale3(
             grey, self.options.scale_factor, self.options.min_neighbors, outputRejectLevels=True
         )
-        return [Detection(np.array([x, y, x + w, y + h], float), float(s))
-                for (x, y, w, h), s in zip(boxes, np.ravel(weights))]
+        return [
+            Detection(np.array([x, y, x + w, y + h], float), float(s))
+            for (x, y, w, h), s in zip(boxes, np.ravel(weights))
+        ]
 
 
 @dataclass

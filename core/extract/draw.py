@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-
 from facegraft.extract.pipeline import draw_debug
 from facegraft.io.colour import ColourConverter, resolve_colourspace
 from facegraft.io.framespec import select_frames
@@ -13,13 +12,20 @@ from facegraft.io.plate import open_plate
 from facegraft.store.alignments import AlignmentsStore
 
 
-def draw_alignments(store: AlignmentsStore, plate_path: str, out_dir: Path, frames: str | None = None,
-                    colourspace: str | None = None) -> int:
+def draw_alignments(
+    store: AlignmentsStore,
+    plate_path: str,
+    out_dir: Path,
+    frames: str | None = None,
+    colourspace: str | None = None,
+) -> int:
     """Write `out_dir/NNNNNN.jpg` for each stored frame of the plate (in `frames`); returns the count."""
     out_dir.mkdir(parents=True, exist_ok=True)
     n = 0
     with open_plate(plate_path) as plate:
-        space = resolve_colourspace(colourspace or store.plate().get("colourspace") or plate.default_colourspace)
+        space = resolve_colourspace(
+            colourspace or store.plate().get("colourspace") or plate.default_colourspace
+        )
         conv = ColourConverter(space)
         stored = store.frames_done()
         wanted = [f for f in select_frames(plate.frames, frames) if f in stored]

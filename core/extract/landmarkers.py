@@ -12,7 +12,6 @@ from typing import ClassVar
 
 import cv2
 import numpy as np
-
 from facegraft.errors import InputError, ModelFileError
 from facegraft.extract.alignment import (
     canonical_box,
@@ -70,37 +69,52 @@ class Landmarker:
         size = int(np.ceil(2 * side * k))
         matrix = cv2.getRotationMatrix2D(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), -roll, k)
         matrix[:, 2] += size / 2 - np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
-        crop = cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        crop = cv2.warpAffine(
+            rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
         half = side * k / 2
-        pts = self.landmarks_in_box(crop, np.array([size / 2 - half, size / 2 - half, size / 2 + half,
-                                                    size / 2 + half]))
+        pts = self.landmarks_in_box(
+            crop, np.array([size / 2 - half, size / 2 - half, size / 2 + half, size / 2 + half])
+        )
         return transform_points(pts, invert_affine(matrix))
 
-    def refine(self, rgb: np.ndarray, rough: np.ndarray) -> np.ndarray:
-        """One upright pass starting from `rough` (68, 2) landmarks; returns (68, 2) in frame pixels."""
-        matrix, size, box = upright_crop(rough, self.box_convention, self.options.max_face_px)
-        crop = cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    def refine(self, rgb: np.ndarray, rough: np.ndarray, canon_box: np.ndarray | None = None) -> np.ndarray:
+        """One upright pass starting from `rough` (68, 2) landmarks; returns (68, 2) in frame pixels.
+
+        `canon_box` (canonical units) overrides where the model's box goes, e.g. a box a detector found."""
+        matrix, size, box = upright_crop(
+            rough, self.box_convention, self.options.max_face_px, canon_box=canon_box
+        )
+        crop = cv2.warpAffine(
+            rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
         pts = self.landmarks_in_box(crop, box)
         return transform_points(pts, invert_affine(matrix))
 
 
-def upright_crop(landmarks: np.ndarray, convention: str, max_face_px: int, margin: float = 0.25
-                 ) -> tuple[np.ndarray, int, np.ndarray]:
+def upright_crop(
+    landmarks: np.ndarray,
+    convention: str,
+    max_face_px: int,
+    margin: float = 0.25,
+    canon_box: np.ndarray | None = None,
+) -> tuple[np.ndarray, int, np.ndarray]:
     """(2, 3) frame->crop matrix that turns the face upright, the square crop size, and the model's box.
 
     The box is where `convention`'s detector would put it around an upright face with these landmarks.
     """
     to_canon = to_canonical(landmarks)
     px_per_unit = 1.0 / np.sqrt(abs(np.linalg.det(to_canon[:2, :2])))
-    cb = canonical_box(convention)
+    cb = canonical_box(convention) if canon_box is None else np.asarray(canon_box, np.float64)
     side = max(cb[2] - cb[0], cb[3] - cb[1])
     k = min(px_per_unit, max_face_px / side)
     origin = np.array([(cb[0] + cb[2]) / 2, (cb[1] + cb[3]) / 2]) - side * (0.5 + margin)
     crop = np.array([[k, 0, -k * origin[0]], [0, k, -k * origin[1]], [0, 0, 1.0]])
     matrix = (crop @ to_canon)[:2]
     size = int(np.ceil(k * side * (1 + 2 * margin)))
-    box = np.array([k * (cb[0] - origin[0]), k * (cb[1] - origin[1]), k * (cb[2] - origin[0]),
-                    k * (cb[3] - origin[1])])
+    box = np.array(
+        [k * (cb[0] - origin[0]), k * (cb[1] - origin[1]), k * (cb[2] - origin[0]), k * (cb[3] - origin[1])]
+    )
     return matrix, size, box
 
 
@@ -150,8 +164,9 @@ class FanLandmarker(Landmarker):
         import torch
         from face_alignment.models import FAN
 
-        path = require_file(self.options.weights or torch_hub_checkpoints() / self.WEIGHTS_FILE,
-                            "2D-FAN-4 landmark weights")
+        path = require_file(
+            self.options.weights or torch_hub_checkpoints() / self.WEIGHTS_FILE, "2D-FAN-4 landmark weights"
+        )
         try:
             state = torch.load(str(path), map_location=self.options.device, weights_only=True)
             net = FAN(4)

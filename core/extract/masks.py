@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 import cv2
 import numpy as np
-
 from facegraft.extract.alignment import transform_points
 
 # Convex parts whose union follows the non-convex outline of the face.
@@ -50,8 +49,9 @@ MASKERS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
 }
 
 
-def landmark_masks(landmarks: np.ndarray, matrix: np.ndarray, size: int,
-                   names: tuple[str, ...] = ("components", "extended")) -> dict[str, np.ndarray]:
+def landmark_masks(
+    landmarks: np.ndarray, matrix: np.ndarray, size: int, names: tuple[str, ...] = ("components", "extended")
+) -> dict[str, np.ndarray]:
     """Masks by name for plate-pixel (68, 2) landmarks, drawn in the (2, 3) plate->crop matrix's crop."""
     crop_pts = transform_points(landmarks, matrix)
     return {name: MASKERS[name](crop_pts, size) for name in names}

@@ -6,12 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 
 import cv2
 import numpy as np
-
 from facegraft import __version__
 from facegraft.errors import InputError, StoreError
 from facegraft.extract import identity
@@ -20,7 +19,14 @@ from facegraft.extract.detectors import DETECTORS, make_detector
 from facegraft.extract.landmarkers import LANDMARKERS, make_landmarker
 from facegraft.extract.masks import MASKERS, landmark_masks
 from facegraft.extract.pose import head_pose
-from facegraft.extract.tracker import NORMALISERS, FaceFinder, TrackedFace, Tracker, landmark_box
+from facegraft.extract.tracker import (
+    NORMALISERS,
+    FaceFinder,
+    TrackedFace,
+    Tracker,
+    landmark_box,
+    normalise_for_detection,
+)
 from facegraft.io.colour import ColourConverter, resolve_colourspace
 from facegraft.io.framespec import select_frames
 from facegraft.io.plate import Plate, open_plate
@@ -41,16 +47,24 @@ class ExtractOptions:
     detector: str = opt("dlib-hog", "face detector", choices=lambda: list(DETECTORS))
     landmarker: str = opt("dlib68", "68-point landmarker", choices=lambda: list(LANDMARKERS))
     weights: str = opt("", "landmarker weights file (fan); default: the model's cache")
-    face_type: str = opt("full", "region of the head the aligned crop covers", choices=lambda: list(FACE_TYPES))
+    face_type: str = opt(
+        "full", "region of the head the aligned crop covers", choices=lambda: list(FACE_TYPES)
+    )
     size: int = opt(512, "aligned crop size in pixels")
     min_size: int = opt(0, "drop faces whose box is narrower than this many plate pixels (0: keep all)")
     frames: str | None = opt(None, "frames to extract, farm syntax: 1001-1100, 1001-1100x2, 1001,1005")
     every: int = opt(1, "extract every Nth frame of those")
     normalise: str = opt("none", "equalise lightness for detection in bad light", choices=NORMALISERS)
     rotate_retry: bool = opt(False, "when no face is found, try the frame turned 90/180/270 degrees")
-    detect_every: int = opt(5, "run the detector every N frames and track faces in between (1: always detect)")
+    detect_every: int = opt(
+        5, "run the detector every N frames and track faces in between (1: always detect)"
+    )
     detect_width: int = opt(640, "downscale frames to this width for detection (0: full resolution)")
-    min_confidence: float = opt(-0.5, "verification score below which a candidate is not a face")
+    min_confidence: float = opt(
+        0.5,
+        "verification score a new face needs (HOG on its upright crop; real faces "
+        "score about 1, false positives below 0.4); a track continues down to 0.5 less",
+    )
     colourspace: str | None = opt(None, "plate colour space (default: scene-linear for EXR, sRGB otherwise)")
     embeddings: bool = opt(True, "compute 128-d identity embeddings (once per track segment)")
     masks: tuple[str, ...] = opt(("components", "extended"), "landmark masks to store")
@@ -60,23 +74,50 @@ class ExtractOptions:
     batch_frames: int = opt(8, "frames committed to the store per transaction", cli=False)
 
     # Options that change results; a resumed run must use the same values.
-    RESULT_KEYS: ClassVar[tuple[str, ...]] = ("detector", "landmarker", "face_type", "size", "min_size", "every", "normalise",
-                   "rotate_retry", "detect_every", "detect_width", "min_confidence", "colourspace",
-                   "embeddings", "masks")
+    RESULT_KEYS: ClassVar[tuple[str, ...]] = (
+        "detector",
+        "landmarker",
+        "face_type",
+        "size",
+        "min_size",
+        "every",
+        "normalise",
+        "rotate_retry",
+        "detect_every",
+        "detect_width",
+        "min_confidence",
+        "colourspace",
+        "embeddings",
+        "masks",
+    )
 
     def validate(self) -> None:
         """InputError naming the option for any out-of-range or unknown value."""
         checks = [
-            (self.detector in DETECTORS, f"unknown detector '{self.detector}' (choose from: {', '.join(DETECTORS)})"),
-            (self.landmarker in LANDMARKERS,
-             f"unknown landmarker '{self.landmarker}' (choose from: {', '.join(LANDMARKERS)})"),
-            (self.face_type in FACE_TYPES, f"unknown face type '{self.face_type}' (choose from: {', '.join(FACE_TYPES)})"),
+            (
+                self.detector in DETECTORS,
+                f"unknown detector '{self.detector}' (choose from: {', '.join(DETECTORS)})",
+            ),
+            (
+                self.landmarker in LANDMARKERS,
+                f"unknown landmarker '{self.landmarker}' (choose from: {', '.join(LANDMARKERS)})",
+            ),
+            (
+                self.face_type in FACE_TYPES,
+                f"unknown face type '{self.face_type}' (choose from: {', '.join(FACE_TYPES)})",
+            ),
             (16 <= self.size <= 4096, f"--size must be 16..4096, got {self.size}"),
             (self.min_size >= 0, f"--min-size must be >= 0, got {self.min_size}"),
             (self.every >= 1, f"--every must be >= 1, got {self.every}"),
             (self.detect_every >= 1, f"--detect-every must be >= 1, got {self.detect_every}"),
-            (self.normalise in NORMALISERS, f"unknown --normalise '{self.normalise}' (choose from: {', '.join(NORMALISERS)})"),
-            (all(m in MASKERS for m in self.masks), f"unknown mask in {self.masks} (choose from: {', '.join(MASKERS)})"),
+            (
+                self.normalise in NORMALISERS,
+                f"unknown --normalise '{self.normalise}' (choose from: {', '.join(NORMALISERS)})",
+            ),
+            (
+                all(m in MASKERS for m in self.masks),
+                f"unknown mask in {self.masks} (choose from: {', '.join(MASKERS)})",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -116,9 +157,12 @@ def build_tracker(opts: ExtractOptions) -> Tracker:
     """Detector, landmarker and tracker as the options say."""
     det_opts: dict = {"detect_width": opts.detect_width, "min_face": opts.min_size}
     lmk_opts: dict = {"weights": opts.weights} if opts.weights else {}
-    finder = FaceFinder(make_detector(opts.detector, **det_opts), make_landmarker(opts.landmarker, **lmk_opts),
-                        min_confidence=opts.min_confidence, rotate_retry=opts.rotate_retry,
-                        normalise=opts.normalise)
+    finder = FaceFinder(
+        make_detector(opts.detector, **det_opts),
+        make_landmarker(opts.landmarker, **lmk_opts),
+        min_confidence=opts.min_confidence,
+        rotate_retry=opts.rotate_retry,
+    )
     return Tracker(finder, detect_every=opts.detect_every, embed=identity.embed if opts.embeddings else None)
 
 
@@ -128,8 +172,9 @@ def face_box_px(landmarks: np.ndarray) -> float:
     return face_size(landmarks) * float(cb[2] - cb[0])
 
 
-def build_faces(frame: int, rgb: np.ndarray, tracked: list[TrackedFace], opts: ExtractOptions
-                ) -> tuple[list[Face], list[np.ndarray]]:
+def build_faces(
+    frame: int, rgb: np.ndarray, tracked: list[TrackedFace], opts: ExtractOptions
+) -> tuple[list[Face], list[np.ndarray]]:
     """Store records and (size, size, 3) uint8 aligned crops for the faces tracked in one frame."""
     h, w = rgb.shape[:2]
     faces, crops = [], []
@@ -138,13 +183,23 @@ def build_faces(frame: int, rgb: np.ndarray, tracked: list[TrackedFace], opts: E
             continue
         index = len(faces)
         matrix = alignment_matrix(t.landmarks, opts.face_type, opts.size)
-        faces.append(Face(
-            frame=frame, index=index, box=tuple(float(v) for v in t.box), score=float(t.confidence),
-            landmarks=np.asarray(t.landmarks, np.float32), pose=head_pose(t.landmarks, (w, h)),
-            embedding=t.embedding, track_id=t.track_id, matrix=matrix, face_type=opts.face_type,
-            size=opts.size, masks=landmark_masks(t.landmarks, matrix, opts.size, tuple(opts.masks)),
-            image=face_image_name(frame, index) if opts.write_faces else None,
-        ))
+        faces.append(
+            Face(
+                frame=frame,
+                index=index,
+                box=tuple(float(v) for v in t.box),
+                score=float(t.confidence),
+                landmarks=np.asarray(t.landmarks, np.float32),
+                pose=head_pose(t.landmarks, (w, h)),
+                embedding=t.embedding,
+                track_id=t.track_id,
+                matrix=matrix,
+                face_type=opts.face_type,
+                size=opts.size,
+                masks=landmark_masks(t.landmarks, matrix, opts.size, tuple(opts.masks)),
+                image=face_image_name(frame, index) if opts.write_faces else None,
+            )
+        )
         if opts.write_faces:
             crops.append(warp_face(rgb, matrix, opts.size))
     return faces, crops
@@ -158,8 +213,16 @@ def draw_debug(rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
         cv2.rectangle(out, (x0, y0), (x1, y1), (255, 200, 0), 2)
         for x, y in f.landmarks:
             cv2.circle(out, (int(round(x)), int(round(y))), 2, (0, 255, 0), -1, lineType=cv2.LINE_AA)
-        cv2.putText(out, f"#{f.index} t{f.track_id} {f.score:.2f}", (x0, max(12, y0 - 6)),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 0), 1, cv2.LINE_AA)
+        cv2.putText(
+            out,
+            f"#{f.index} t{f.track_id} {f.score:.2f}",
+            (x0, max(12, y0 - 6)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5,
+            (255, 255, 0),
+            1,
+            cv2.LINE_AA,
+        )
     return out
 
 
@@ -170,12 +233,26 @@ def _previous_state(store: AlignmentsStore, frames: list[int], position: int) ->
     prev = store.frame(frames[position - 1])
     if prev is None:
         return []
-    return [TrackedFace(np.asarray(f.landmarks, np.float32), landmark_box(f.landmarks), f.score, f.score,
-                        -1 if f.track_id is None else f.track_id, False, f.embedding) for f in prev.faces]
+    return [
+        TrackedFace(
+            np.asarray(f.landmarks, np.float32),
+            landmark_box(f.landmarks),
+            f.score,
+            f.score,
+            -1 if f.track_id is None else f.track_id,
+            False,
+            f.embedding,
+        )
+        for f in prev.faces
+    ]
 
 
-def extract(plate_path: str | Path, shot_dir: str | Path, opts: ExtractOptions | None = None,
-            progress_mode: str = "auto") -> ExtractSummary:
+def extract(
+    plate_path: str | Path,
+    shot_dir: str | Path,
+    opts: ExtractOptions | None = None,
+    progress_mode: str = "auto",
+) -> ExtractSummary:
     """Extract faces from a plate into `shot_dir`; frames already stored are skipped (resume)."""
     import time
 
@@ -208,18 +285,37 @@ def _open_store(shot: Path, plate: Plate, opts: ExtractOptions, colourspace: str
     if stored is not None and stored != settings and store.frames_done():
         changed = sorted(k for k in settings if stored.get(k) != settings[k])
         store.close()
-        raise StoreError(f"was extracted with other settings ({', '.join(changed)}); rerun with the same "
-                         "options to resume, or add --restart to start again", db)
+        raise StoreError(
+            f"was extracted with other settings ({', '.join(changed)}); rerun with the same "
+            "options to resume, or add --restart to start again",
+            db,
+        )
     store.set_setting("extract", settings)
     store.set_setting("extract_hash", settings_hash(settings))
-    store.set_plate({"path": str(Path(plate.path).resolve()) if Path(plate.path).exists() else plate.path,
-                     "kind": plate.kind, "width": plate.width, "height": plate.height, "fps": plate.fps,
-                     "colourspace": colourspace, "engine": f"facegraft {__version__}"})
+    store.set_plate(
+        {
+            "path": str(Path(plate.path).resolve()) if Path(plate.path).exists() else plate.path,
+            "kind": plate.kind,
+            "width": plate.width,
+            "height": plate.height,
+            "fps": plate.fps,
+            "colourspace": colourspace,
+            "engine": f"facegraft {__version__}",
+        }
+    )
     return store
 
 
-def _run(plate: Plate, store: AlignmentsStore, shot: Path, frames: list[int], tracker: Tracker,
-         converter: ColourConverter, opts: ExtractOptions, progress_mode: str) -> ExtractSummary:
+def _run(
+    plate: Plate,
+    store: AlignmentsStore,
+    shot: Path,
+    frames: list[int],
+    tracker: Tracker,
+    converter: ColourConverter,
+    opts: ExtractOptions,
+    progress_mode: str,
+) -> ExtractSummary:
     summary = ExtractSummary(shot_dir=shot, frames_total=len(frames))
     done = store.frames_done()
     images_through = store.setting(IMAGES_DONE_KEY)
@@ -248,10 +344,19 @@ def _run(plate: Plate, store: AlignmentsStore, shot: Path, frames: list[int], tr
         if opts.write_faces:
             for rec, crops in batch:
                 for face, crop in zip(rec.faces, crops):
-                    write_face_image(faces_dir / face.image, crop, {
-                        "face_id": face.id, "frame": rec.frame, "index": face.index, "plate": plate_name,
-                        "shot": shot.name, "face_type": face.face_type, "size": face.size,
-                    })
+                    write_face_image(
+                        faces_dir / face.image,
+                        crop,
+                        {
+                            "face_id": face.id,
+                            "frame": rec.frame,
+                            "index": face.index,
+                            "plate": plate_name,
+                            "shot": shot.name,
+                            "face_type": face.face_type,
+                            "size": face.size,
+                        },
+                    )
             store.set_setting(IMAGES_DONE_KEY, max(rec.frame for rec, _ in batch))
         batch.clear()
 
@@ -263,14 +368,23 @@ def _run(plate: Plate, store: AlignmentsStore, shot: Path, frames: list[int], tr
                 tracker.resume(_previous_state(store, frames, position), tracker.next_track_id)
             last_position = position
             rgb = converter.to_working_uint8(pixels)
-            tracked = tracker.step(rgb, position)
+            tracked = tracker.step(normalise_for_detection(rgb, opts.normalise), position)
             faces, crops = build_faces(info.frame, rgb, tracked, opts)
-            rec = FrameRecord(frame=info.frame, pts=info.pts, pts_raw=info.pts_raw, time_base=info.time_base,
-                              width=rgb.shape[1], height=rgb.shape[0], faces=faces)
+            rec = FrameRecord(
+                frame=info.frame,
+                pts=info.pts,
+                pts_raw=info.pts_raw,
+                time_base=info.time_base,
+                width=rgb.shape[1],
+                height=rgb.shape[0],
+                faces=faces,
+            )
             batch.append((rec, crops))
             if opts.debug:
-                cv2.imwrite(str(shot / DEBUG_DIR / f"{info.frame:06d}.jpg"),
-                            cv2.cvtColor(draw_debug(rgb, faces), cv2.COLOR_RGB2BGR))
+                cv2.imwrite(
+                    str(shot / DEBUG_DIR / f"{info.frame:06d}.jpg"),
+                    cv2.cvtColor(draw_debug(rgb, faces), cv2.COLOR_RGB2BGR),
+                )
             summary.frames_done += 1
             summary.faces += len(faces)
             if not faces:

@@ -13,10 +13,14 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-
+from facegraft.extract.alignment import canonical_box, eye_distance
 from facegraft.extract.detectors import Detector
 from facegraft.extract.landmarkers import Landmarker
-from facegraft.extract.verify import face_confidence
+from facegraft.extract.verify import face_check
+
+SETTLED = 0.02  # landmarks moving less than this (of the eye distance) under another pass are settled
+TRACK_SLACK = 0.5  # a face already tracked is kept down to this much below the new-face threshold
+DRIFT_IOU = 0.7  # below this overlap with the verifying detector's box, landmarks are re-run in that box
 
 
 @dataclass
@@ -63,8 +67,8 @@ NORMALISERS = ("none", "clahe", "hist")
 
 
 def normalise_for_detection(rgb: np.ndarray, mode: str) -> np.ndarray:
-    """(H, W, 3) uint8 frame with its lightness equalised (`clahe` or `hist`) so detectors see faces in bad
-    light; landmarks and crops still use the original frame."""
+    """(H, W, 3) uint8 frame with its lightness equalised (`clahe` or `hist`) so the detector and the
+    landmarker see faces in bad light; aligned crops still come from the original frame."""
     if mode == "none":
         return rgb
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
@@ -80,10 +84,14 @@ def normalise_for_detection(rgb: np.ndarray, mode: str) -> np.ndarray:
 class FaceFinder:
     """Detection plus landmarks plus verification on one frame."""
 
-    def __init__(self, detector: Detector, landmarker: Landmarker, min_confidence: float = -0.5,
-                 rotate_retry: bool = False, rolls: tuple[float, ...] = (0.0, 30.0, -30.0),
-                 normalise: str = "none") -> None:
-        self.normalise = normalise
+    def __init__(
+        self,
+        detector: Detector,
+        landmarker: Landmarker,
+        min_confidence: float = 0.5,
+        rotate_retry: bool = False,
+        rolls: tuple[float, ...] = (0.0, 30.0, -30.0),
+    ) -> None:
         self.detector = detector
         self.landmarker = landmarker
         self.min_confidence = min_confidence
@@ -93,18 +101,34 @@ class FaceFinder:
     def locate(self, rgb: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, float]:
         """Best (68, 2) landmarks for the face in `box` and their verification score.
 
-        The landmarker runs from the upright guess first and from rolled guesses only when that one does
-        not verify clearly, so rolled faces cost more and upright faces do not.
+        The landmarker starts from the upright guess and, unless that one is clearly settled, from rolled
+        guesses too. Among those that verify as a face, the one that moves least under one more upright
+        pass wins: a correct fit is a fixed point of the landmarker, a wrong one keeps drifting.
         """
-        best, best_conf = None, -np.inf
+        best: tuple[float, np.ndarray, float] | None = None
+        fallback: tuple[np.ndarray, float] = (np.zeros((68, 2)), -np.inf)
         for roll in self.rolls:
-            pts = self.landmarker.landmarks(rgb, box, roll)
-            conf = face_confidence(rgb, pts)
-            if conf > best_conf:
-                best, best_conf = pts, conf
-            if best_conf > 0.5:
+            pts, conf = self.settle(rgb, self.landmarker.landmarks(rgb, box, roll))
+            if conf < self.min_confidence:
+                if conf > fallback[1]:
+                    fallback = (pts, conf)
+                continue
+            again = self.landmarker.refine(rgb, pts)
+            movement = float(np.linalg.norm(again - pts, axis=1).mean() / max(eye_distance(pts), 1e-6))
+            if best is None or movement < best[0]:
+                best = (movement, again, conf)
+            if movement < SETTLED and conf > 0.5:
                 break
-        return best, best_conf
+        return (best[1], best[2]) if best is not None else fallback
+
+    def settle(self, rgb: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, float]:
+        """Verify landmarks; where the verifying detector boxes the upright face differently (the landmarks
+        drifted in scale or position), run the landmarker once more in the detector's box."""
+        conf, found = face_check(rgb, pts)
+        if found is not None and box_iou(found, canonical_box()) < DRIFT_IOU:
+            pts = self.landmarker.refine(rgb, pts, canon_box=found)
+            conf, _ = face_check(rgb, pts)
+        return pts, conf
 
     def find(self, rgb: np.ndarray) -> list[TrackedFace]:
         """Faces in an (H, W, 3) uint8 frame, duplicates merged; with rotate_retry, turned plates too."""
@@ -127,7 +151,7 @@ class FaceFinder:
 
     def _find_upright(self, rgb: np.ndarray) -> list[TrackedFace]:
         faces: list[TrackedFace] = []
-        for det in self.detector.detect(normalise_for_detection(rgb, self.normalise)):
+        for det in self.detector.detect(rgb):
             pts, conf = self.locate(rgb, det.box)
             if conf < self.min_confidence:
                 continue
@@ -141,8 +165,13 @@ class FaceFinder:
 class Tracker:
     """Per-frame face state: detect on keyframes or when lost, otherwise follow the previous landmarks."""
 
-    def __init__(self, finder: FaceFinder, detect_every: int = 5, next_track_id: int = 0,
-                 embed: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        finder: FaceFinder,
+        detect_every: int = 5,
+        next_track_id: int = 0,
+        embed: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    ) -> None:
         self.finder = finder
         self.detect_every = max(1, detect_every)
         self.next_track_id = next_track_id
@@ -173,12 +202,20 @@ class Tracker:
         lm = self.finder.landmarker
         out = []
         for prev in self.previous:
-            pts = lm.refine(rgb, lm.refine(rgb, prev.landmarks))
-            conf = face_confidence(rgb, pts)
-            if conf < self.finder.min_confidence:
+            pts, conf = self.finder.settle(rgb, lm.refine(rgb, lm.refine(rgb, prev.landmarks)))
+            if conf < self.finder.min_confidence - TRACK_SLACK:
                 return None
-            out.append(TrackedFace(pts.astype(np.float32), landmark_box(pts), conf, conf, prev.track_id,
-                                   detected=False, embedding=prev.embedding))
+            out.append(
+                TrackedFace(
+                    pts.astype(np.float32),
+                    landmark_box(pts),
+                    conf,
+                    conf,
+                    prev.track_id,
+                    detected=False,
+                    embedding=prev.embedding,
+                )
+            )
         return out
 
     def _match(self, rgb: np.ndarray, faces: list[TrackedFace]) -> None:

@@ -11,9 +11,7 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
-
-from facegraft.extract.alignment import canonical_box
-from facegraft.extract.landmarkers import upright_crop
+from facegraft.extract.alignment import canonical_box, to_canonical
 
 FACE_PX = 100  # canonical box side in the verification crop: HOG's window is 80 px
 NO_FACE = -2.0
@@ -34,25 +32,33 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def face_confidence(rgb: np.ndarray, landmarks: np.ndarray) -> float:
-    """HOG score of the upright face that `landmarks` (68, 2) outline in the (H, W, 3) uint8 frame.
+def face_check(rgb: np.ndarray, landmarks: np.ndarray) -> tuple[float, np.ndarray | None]:
+    """HOG score of the upright face that `landmarks` (68, 2) outline in the (H, W, 3) uint8 frame, and the
+    box HOG puts around it in canonical units (None when it finds none there).
 
-    Returns NO_FACE (-2) when nothing face-like sits where the landmarks say; ~0 is a weak face, >0.5 a clear one.
+    The score is NO_FACE (-2) when nothing face-like sits where the landmarks say; ~0 is a weak face and
+    >0.5 a clear one. Comparing the box with `canonical_box()` tells whether the landmarks drifted in scale.
     """
     cb = canonical_box()
-    side = max(cb[2] - cb[0], cb[3] - cb[1])
-    matrix, size, box = upright_crop(landmarks, "dlib-hog", max_face_px=int(FACE_PX * side / side))
-    # upright_crop caps the box at max_face_px; scale up small faces so HOG (80 px window) can see them.
-    k = FACE_PX / max(box[2] - box[0], 1e-6)
-    if abs(k - 1.0) > 1e-3:
-        matrix = matrix * k
-        size = int(np.ceil(size * k))
-        box = box * k
+    k = FACE_PX / float(cb[2] - cb[0])  # crop pixels per canonical unit
+    margin = 0.35 * (cb[2] - cb[0])
+    origin = cb[:2] - margin
+    size = int(np.ceil(k * (cb[2] - cb[0] + 2 * margin)))
+    scale = np.array([[k, 0, -k * origin[0]], [0, k, -k * origin[1]], [0, 0, 1.0]])
+    matrix = (scale @ to_canonical(landmarks))[:2]
     crop = cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    expected = np.array(
+        [k * (cb[0] - origin[0]), k * (cb[1] - origin[1]), k * (cb[2] - origin[0]), k * (cb[3] - origin[1])]
+    )
     rects, scores, idx = _hog().run(np.ascontiguousarray(crop), 0, -1.0)
-    best = NO_FACE
+    best, best_box = NO_FACE, None
     for r, s, i in zip(rects, scores, idx):
         found = np.array([r.left(), r.top(), r.right() + 1, r.bottom() + 1], float)
-        if i == 0 and _iou(found, box) > 0.45:  # the frontal, upright sub-detector only
-            best = max(best, float(s))
-    return best
+        if i == 0 and _iou(found, expected) > 0.3 and s > best:  # the frontal, upright sub-detector only
+            best, best_box = float(s), found / k + np.tile(origin, 2)
+    return best, best_box
+
+
+def face_confidence(rgb: np.ndarray, landmarks: np.ndarray) -> float:
+    """The score part of `face_check`."""
+    return face_check(rgb, landmarks)[0]

@@ -1,0 +1,484 @@
+"""The alignments store: one SQLite file per plate holding frames, faces, landmarks, matrices and masks.
+
+Every write is one transaction (rollback journal, so the database is a single file once closed): a process
+killed mid-write leaves each frame either whole or absent. Arrays are little-endian BLOBs (landmarks and
+embedding float32, matrix float64). Masks are stored losslessly as PNG (OpenCV, compression 3; codec
+``"png"``); version-1 masks stay readable as raw zlib (codec ``"zlib"``).
+
+Face ids come from a counter in ``meta`` (never AUTOINCREMENT): writing the same frames in the same order
+into a fresh store gives the same ids, ids are never reused, and rewriting a frame gives its faces fresh ids.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from facegraft.errors import StoreError
+from facegraft.store import schema
+
+_FACE_COLUMNS = (
+    "id, frame, idx, x0, y0, x1, y1, score, landmarks, yaw, pitch, roll, embedding, track_id, matrix,"
+    " face_type, size, image"
+)
+_FRAME_COLUMNS = "frame, pts, pts_raw, time_base, width, height"
+_PAGE = 512  # frames fetched per query while iterating
+_TOUCH = "INSERT OR REPLACE INTO meta (key, value) SELECT key, value FROM meta WHERE key = 'format'"
+_INSERT_MASK = "INSERT INTO masks (face_id, name, data, codec, height, width) VALUES (?, ?, ?, ?, ?, ?)"
+
+
+@dataclass
+class Face:
+    """One detected face of one frame, in plate pixels."""
+
+    frame: int
+    index: int
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: np.ndarray
+    pose: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    embedding: np.ndarray | None = None
+    track_id: int | None = None
+    matrix: np.ndarray | None = None
+    face_type: str = "full"
+    size: int = 512
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
+    image: str | None = None
+    id: int | None = None
+
+
+@dataclass
+class FrameRecord:
+    """One plate frame that extraction has visited, with the faces found on it (possibly none)."""
+
+    frame: int
+    pts: float | None = None
+    pts_raw: int | None = None
+    time_base: str | None = None
+    width: int = 0
+    height: int = 0
+    faces: list[Face] = field(default_factory=list)
+
+
+def _f32(array: np.ndarray, what: str, shape: tuple[int | None, ...]) -> bytes:
+    """Check an array's shape (None = any length) and return it as little-endian float32 bytes."""
+    return _blob(array, what, shape, "<f4")
+
+
+def _blob(array: np.ndarray, what: str, shape: tuple[int | None, ...], dtype: str) -> bytes:
+    a = np.asarray(array)
+    if a.ndim != len(shape) or any(
+        want is not None and got != want for got, want in zip(a.shape, shape, strict=True)
+    ):
+        want_text = "x".join("N" if s is None else str(s) for s in shape)
+        raise StoreError(f"{what} must have shape {want_text}, got {a.shape}")
+    return np.ascontiguousarray(a, dtype=dtype).tobytes()
+
+
+def encode_mask(mask: np.ndarray) -> tuple[bytes, str, int, int]:
+    """Compress a 2-D uint8 mask losslessly; returns (data, codec, height, width)."""
+    m = np.asarray(mask)
+    if m.ndim != 2 or m.dtype != np.uint8:
+        raise StoreError(f"a mask must be a 2-D uint8 array, got {m.dtype} {m.shape}")
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(m), [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    if not ok:
+        raise StoreError("could not PNG-encode a mask")
+    return buf.tobytes(), "png", m.shape[0], m.shape[1]
+
+
+def decode_mask(data: bytes, codec: str, height: int, width: int) -> np.ndarray:
+    """Inverse of encode_mask, also reading version-1 raw zlib masks."""
+    if codec == "png":
+        m = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if m is None or m.shape != (height, width):
+            raise StoreError(f"a stored mask is corrupt (expected PNG {height}x{width})")
+        return m
+    if codec == "zlib":
+        raw = zlib.decompress(data)
+        if len(raw) != height * width:
+            raise StoreError(f"a stored mask is corrupt ({len(raw)} bytes for {height}x{width})")
+        return np.frombuffer(raw, np.uint8).reshape(height, width).copy()
+    raise StoreError(f"a stored mask uses unknown codec {codec!r}")
+
+
+class AlignmentsStore:
+    """Frames and faces of one plate in ``SHOTDIR/alignments.db``; open with ``AlignmentsStore.open``."""
+
+    DEFAULT_NAME = "alignments.db"
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+        self.shot_dir = path.parent
+        self._depth = 0
+
+    # -- opening ---------------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path, create: bool = False) -> AlignmentsStore:
+        """Open the store at a .db file or a shot folder; create it when asked; upgrade an older schema."""
+        db = _resolve(Path(path))
+        if not db.is_file():
+            if not create:
+                raise StoreError("no alignments store here (run extract first)", str(db))
+            db.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(str(db), timeout=30.0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the alignments store ({exc})", str(db)) from exc
+        store = cls(conn, db)
+        try:
+            store._prepare(create)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"not an SQLite database or corrupt ({exc})", str(db)) from exc
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    def _prepare(self, create: bool) -> None:
+        conn = self._conn
+        conn.execute("PRAGMA journal_mode=DELETE")
+        conn.execute("PRAGMA foreign_keys=ON")
+        version = schema.read_version(conn)
+        if version is None:
+            has_tables = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+            if has_tables or not create:
+                raise StoreError("not a facegraft alignments store", str(self.path))
+            with self.transaction():
+                schema.initialise(conn)
+            return
+        if version > schema.CURRENT_VERSION:
+            raise StoreError(
+                f"written by a newer facegraft (schema {version} > {schema.CURRENT_VERSION})",
+                str(self.path),
+            )
+        if version < schema.CURRENT_VERSION:
+            with self.transaction():
+                schema.upgrade(conn, version)
+        if Path(f"{self.path}-journal").exists():
+            # A killed writer left a journal: reading rolled back a hot one; a real write removes an
+            # unfinished one, so the closed store is one file again.
+            with self.transaction():
+                conn.execute(_TOUCH)
+
+    def close(self) -> None:
+        """Close the connection (the database is then one file on disk)."""
+        self._conn.close()
+
+    def __enter__(self) -> AlignmentsStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"AlignmentsStore({str(self.path)!r})"
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Group writes into one atomic transaction (nested calls join the outer one)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self._conn
+            finally:
+                self._depth -= 1
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield self._conn
+        except BaseException:
+            self._depth = 0
+            self._conn.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self._conn.execute("COMMIT")
+
+    # -- meta ------------------------------------------------------------------------------------------
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open database (always schema.CURRENT_VERSION once opened)."""
+        return int(self._meta("schema_version"))
+
+    def _meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def _set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def set_plate(self, info: dict) -> None:
+        """Record the plate (path, kind, colourspace, fps, width, height, ...) as JSON."""
+        self._set_meta("plate", _to_json(info, "plate info"))
+
+    def plate(self) -> dict:
+        """The recorded plate info, {} when unset."""
+        value = self._meta("plate")
+        return {} if value is None else json.loads(value)
+
+    def set_setting(self, key: str, value: Any) -> None:
+        """Record one JSON-able extraction setting, so a resumed run can refuse an incompatible change."""
+        self._set_meta(f"setting:{key}", _to_json(value, f"setting {key!r}"))
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        """One recorded extraction setting, or default."""
+        value = self._meta(f"setting:{key}")
+        return default if value is None else json.loads(value)
+
+    def settings(self) -> dict[str, Any]:
+        """All recorded extraction settings."""
+        rows = self._conn.execute("SELECT key, value FROM meta WHERE key LIKE 'setting:%' ORDER BY key")
+        return {key[len("setting:") :]: json.loads(value) for key, value in rows}
+
+    # -- writing ---------------------------------------------------------------------------------------
+    def write_frame(self, rec: FrameRecord) -> list[int]:
+        """Store one frame and its faces (and their masks) atomically, replacing any stored version of it.
+
+        Faces are inserted in index order; the ids are returned in the order of ``rec.faces`` and also set
+        on the Face objects.
+        """
+        with self.transaction():
+            return self._write(rec)
+
+    def write_frames(self, recs: Sequence[FrameRecord]) -> None:
+        """Store several frames in one transaction (all or none)."""
+        with self.transaction():
+            for rec in recs:
+                self._write(rec)
+
+    def _write(self, rec: FrameRecord) -> list[int]:
+        conn = self._conn
+        for face in rec.faces:
+            if face.frame != rec.frame:
+                raise StoreError(f"face {face.index} says frame {face.frame}, its record {rec.frame}")
+        indices = [face.index for face in rec.faces]
+        if len(set(indices)) != len(indices):
+            raise StoreError(f"frame {rec.frame}: face indices repeat: {indices}")
+        conn.execute("DELETE FROM frames WHERE frame = ?", (int(rec.frame),))
+        conn.execute(
+            f"INSERT INTO frames ({_FRAME_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                int(rec.frame),
+                None if rec.pts is None else float(rec.pts),
+                None if rec.pts_raw is None else int(rec.pts_raw),
+                rec.time_base,
+                int(rec.width),
+                int(rec.height),
+            ),
+        )
+        next_id = int(self._meta("next_face_id") or 1)
+        face_rows, mask_rows = [], []
+        for face in sorted(rec.faces, key=lambda f: f.index):
+            face.id = next_id
+            next_id += 1
+            face_rows.append(_face_row(face))
+            mask_rows.extend((face.id, name, *encode_mask(m)) for name, m in face.masks.items())
+        conn.executemany(f"INSERT INTO faces ({_FACE_COLUMNS}) VALUES ({', '.join('?' * 18)})", face_rows)
+        conn.executemany(_INSERT_MASK, mask_rows)
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'next_face_id'", (str(next_id),))
+        return [int(face.id) for face in rec.faces]  # type: ignore[arg-type]
+
+    def set_mask(self, face_id: int, name: str, mask: np.ndarray) -> None:
+        """Store (or replace) one named mask of a stored face."""
+        data, codec, height, width = encode_mask(mask)
+        with self.transaction() as conn:
+            self._require_face(face_id)
+            conn.execute("DELETE FROM masks WHERE face_id = ? AND name = ?", (int(face_id), name))
+            conn.execute(_INSERT_MASK, (int(face_id), name, data, codec, height, width))
+
+    def set_face_image(self, face_id: int, image: str | None) -> None:
+        """Record the aligned face image file name (relative to SHOTDIR/faces/) of a stored face."""
+        with self.transaction() as conn:
+            cur = conn.execute("UPDATE faces SET image = ? WHERE id = ?", (image, int(face_id)))
+            if cur.rowcount == 0:
+                raise StoreError(f"no face with id {face_id}", str(self.path))
+
+    def remove_faces(self, face_ids: Iterable[int]) -> int:
+        """Delete faces and their masks in one transaction; their frames stay recorded. Returns the count."""
+        ids = sorted({int(i) for i in face_ids})
+        with self.transaction() as conn:
+            # rowcount counts the face rows only, not the masks removed by the cascade.
+            return sum(conn.execute("DELETE FROM faces WHERE id = ?", (i,)).rowcount for i in ids)
+
+    def _require_face(self, face_id: int) -> None:
+        if not self._conn.execute("SELECT 1 FROM faces WHERE id = ?", (int(face_id),)).fetchone():
+            raise StoreError(f"no face with id {face_id}", str(self.path))
+
+    # -- reading ---------------------------------------------------------------------------------------
+    def frames_done(self) -> set[int]:
+        """Numbers of every stored frame (with or without faces)."""
+        return {row[0] for row in self._conn.execute("SELECT frame FROM frames")}
+
+    def has_frame(self, frame: int) -> bool:
+        """Whether this frame has been stored."""
+        row = self._conn.execute("SELECT 1 FROM frames WHERE frame = ?", (int(frame),)).fetchone()
+        return row is not None
+
+    def frame(self, frame: int, load_masks: bool = False) -> FrameRecord | None:
+        """One stored frame with its faces, or None."""
+        recs = self._frames("WHERE frame = ?", (int(frame),), load_masks)
+        return recs[0] if recs else None
+
+    def iter_frames(self, load_masks: bool = False) -> Iterator[FrameRecord]:
+        """Every stored frame in frame order, read a page at a time."""
+        last: int | None = None
+        while True:
+            if last is None:
+                page = self._frames(f"ORDER BY frame LIMIT {_PAGE}", (), load_masks)
+            else:
+                page = self._frames(f"WHERE frame > ? ORDER BY frame LIMIT {_PAGE}", (last,), load_masks)
+            yield from page
+            if len(page) < _PAGE:
+                return
+            last = page[-1].frame
+
+    def last_frame_before(self, frame: int) -> FrameRecord | None:
+        """The stored frame with the largest number below ``frame`` (to resume a tracker), or None."""
+        recs = self._frames("WHERE frame < ? ORDER BY frame DESC LIMIT 1", (int(frame),), False)
+        return recs[0] if recs else None
+
+    def _frames(self, where: str, args: tuple, load_masks: bool) -> list[FrameRecord]:
+        rows = self._conn.execute(f"SELECT {_FRAME_COLUMNS} FROM frames {where}", args).fetchall()
+        recs = [FrameRecord(*row) for row in rows]
+        if not recs:
+            return recs
+        by_frame = {rec.frame: rec for rec in recs}
+        marks = ", ".join("?" * len(recs))
+        faces = self._faces(f"WHERE frame IN ({marks}) ORDER BY frame, idx", tuple(by_frame), load_masks)
+        for face in faces:
+            by_frame[face.frame].faces.append(face)
+        return recs
+
+    def faces(self, frame: int | None = None) -> list[Face]:
+        """All stored faces, or one frame's, ordered by frame then index (masks not loaded)."""
+        if frame is None:
+            return self._faces("ORDER BY frame, idx", (), False)
+        return self._faces("WHERE frame = ? ORDER BY idx", (int(frame),), False)
+
+    def face(self, face_id: int, load_masks: bool = True) -> Face | None:
+        """One face by id, or None."""
+        found = self._faces("WHERE id = ?", (int(face_id),), load_masks)
+        return found[0] if found else None
+
+    def _faces(self, where: str, args: tuple, load_masks: bool) -> list[Face]:
+        rows = self._conn.execute(f"SELECT {_FACE_COLUMNS} FROM faces {where}", args).fetchall()
+        faces = [_face_from_row(row) for row in rows]
+        if load_masks and faces:
+            by_id = {face.id: face for face in faces}
+            for chunk_start in range(0, len(faces), 500):
+                ids = [face.id for face in faces[chunk_start : chunk_start + 500]]
+                marks = ", ".join("?" * len(ids))
+                for face_id, name, mask in self._mask_rows(f"face_id IN ({marks})", tuple(ids)):
+                    by_id[face_id].masks[name] = mask
+        return faces
+
+    def masks(self, face_id: int) -> dict[str, np.ndarray]:
+        """The named masks of one face ({} when none)."""
+        return {name: mask for _, name, mask in self._mask_rows("face_id = ?", (int(face_id),))}
+
+    def _mask_rows(self, where: str, args: tuple) -> Iterator[tuple[int, str, np.ndarray]]:
+        query = f"SELECT face_id, name, data, codec, height, width FROM masks WHERE {where} ORDER BY name"
+        for face_id, name, data, codec, height, width in self._conn.execute(query, args).fetchall():
+            yield face_id, name, decode_mask(data, codec, height, width)
+
+    def max_track_id(self) -> int:
+        """The largest stored track id, -1 when none."""
+        (top,) = self._conn.execute("SELECT MAX(track_id) FROM faces").fetchone()
+        return -1 if top is None else int(top)
+
+    def stats(self) -> dict:
+        """Counts: frames, faces, frames_without_faces, frames_with_several_faces."""
+        (frames,) = self._conn.execute("SELECT COUNT(*) FROM frames").fetchone()
+        (faces,) = self._conn.execute("SELECT COUNT(*) FROM faces").fetchone()
+        (several,) = self._conn.execute(
+            "SELECT COUNT(*) FROM (SELECT frame FROM faces GROUP BY frame HAVING COUNT(*) > 1)"
+        ).fetchone()
+        (with_faces,) = self._conn.execute("SELECT COUNT(DISTINCT frame) FROM faces").fetchone()
+        return {
+            "frames": frames,
+            "faces": faces,
+            "frames_without_faces": frames - with_faces,
+            "frames_with_several_faces": several,
+        }
+
+    def frames_without_faces(self) -> list[int]:
+        """Stored frames where no face was found (or all were removed), in order."""
+        query = (
+            "SELECT frame FROM frames WHERE NOT EXISTS"
+            " (SELECT 1 FROM faces WHERE faces.frame = frames.frame) ORDER BY frame"
+        )
+        return [row[0] for row in self._conn.execute(query)]
+
+    def frames_with_several_faces(self) -> list[int]:
+        """Stored frames holding more than one face, in order."""
+        query = "SELECT frame FROM faces GROUP BY frame HAVING COUNT(*) > 1 ORDER BY frame"
+        return [row[0] for row in self._conn.execute(query)]
+
+
+def _resolve(path: Path) -> Path:
+    """A .db path as given; a folder (existing, or a new path without a suffix) -> folder/alignments.db."""
+    if path.is_dir() or (not path.exists() and not path.suffix):
+        return path / AlignmentsStore.DEFAULT_NAME
+    return path
+
+
+def _to_json(value: Any, what: str) -> str:
+    try:
+        return json.dumps(value, allow_nan=False, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"{what} is not JSON-able: {exc}") from exc
+
+
+def _face_row(face: Face) -> tuple:
+    x0, y0, x1, y1 = (float(v) for v in face.box)
+    yaw, pitch, roll = (float(v) for v in face.pose)
+    return (
+        face.id,
+        int(face.frame),
+        int(face.index),
+        x0,
+        y0,
+        x1,
+        y1,
+        float(face.score),
+        _f32(face.landmarks, "landmarks", (None, 2)),
+        yaw,
+        pitch,
+        roll,
+        None if face.embedding is None else _f32(face.embedding, "embedding", (None,)),
+        None if face.track_id is None else int(face.track_id),
+        None if face.matrix is None else _blob(face.matrix, "matrix", (2, 3), "<f8"),
+        face.face_type,
+        int(face.size),
+        face.image,
+    )
+
+
+def _face_from_row(row: tuple) -> Face:
+    fid, frame, idx, x0, y0, x1, y1, score, lms, yaw, pitch, roll, emb, track, matrix, kind, size, image = row
+    return Face(
+        frame=frame,
+        index=idx,
+        box=(x0, y0, x1, y1),
+        score=score,
+        landmarks=np.frombuffer(lms, "<f4").reshape(-1, 2).astype(np.float32),
+        pose=(yaw, pitch, roll),
+        embedding=None if emb is None else np.frombuffer(emb, "<f4").astype(np.float32),
+        track_id=track,
+        matrix=None if matrix is None else np.frombuffer(matrix, "<f8").reshape(2, 3).astype(np.float64),
+        face_type=kind,
+        size=size,
+        image=image,
+        id=fid,
+    )

@@ -1,0 +1,137 @@
+"""Aligned face PNGs that carry their face id, so a faceset folder can be matched back to the store.
+
+OpenCV encodes the pixels (Up filter, Huffman-only deflate: a 512x512 face in about 7 ms on a slow CPU,
+~3x faster than the default settings for ~20% more bytes); the tags go in ``tEXt`` chunks (``iTXt`` for
+non-Latin-1 values) named ``facegraft/<key>``, spliced in after IHDR, since OpenCV writes no text chunks.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+
+import cv2
+import numpy as np
+from facegraft.errors import InputError
+
+PREFIX = "facegraft/"
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_ENCODE = [
+    cv2.IMWRITE_PNG_COMPRESSION,
+    1,
+    cv2.IMWRITE_PNG_FILTER,
+    cv2.IMWRITE_PNG_FILTER_UP,
+    cv2.IMWRITE_PNG_STRATEGY,
+    cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY,
+]
+
+
+def face_image_name(frame: int, index: int) -> str:
+    """The file name of a face image: ``000123_0.png`` (negative frames: ``-00001_0.png``)."""
+    return f"{int(frame):06d}_{int(index)}.png"
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _text_chunk(key: str, value: str) -> bytes:
+    keyword = (PREFIX + key).encode("latin-1")
+    if not 1 <= len(keyword) <= 79 or b"\0" in keyword:
+        raise InputError(f"bad face image tag name {key!r}")
+    try:
+        return _chunk(b"tEXt", keyword + b"\0" + value.encode("latin-1"))
+    except UnicodeEncodeError:
+        # iTXt: keyword, no compression, no language tag, no translated keyword, UTF-8 text.
+        return _chunk(b"iTXt", keyword + b"\0\0\0\0\0" + value.encode("utf-8"))
+
+
+def encode_face_png(rgb: np.ndarray, tags: Mapping[str, str | int]) -> bytes:
+    """PNG bytes of an (H, W, 3) uint8 RGB face with ``facegraft/<key>`` text chunks."""
+    a = np.asarray(rgb)
+    if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8:
+        raise InputError(f"a face image must be (H, W, 3) uint8 RGB, got {a.dtype} {a.shape}")
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(a[:, :, ::-1]), _ENCODE)
+    if not ok:
+        raise InputError("could not PNG-encode a face image")
+    png = buf.tobytes()
+    ihdr_end = len(_SIGNATURE) + 8 + 13 + 4
+    text = b"".join(_text_chunk(str(k), str(v)) for k, v in tags.items())
+    return png[:ihdr_end] + text + png[ihdr_end:]
+
+
+def write_face_image(path: str | Path, rgb: np.ndarray, tags: Mapping[str, str | int]) -> None:
+    """Write a tagged face PNG to a temporary name in the same folder, then rename it into place."""
+    path = Path(path)
+    data = encode_face_png(rgb, tags)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise InputError(f"cannot write the face image ({exc.strerror or exc})", str(path)) from exc
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise InputError(f"cannot write the face image ({exc.strerror or exc})", str(path)) from exc
+        raise
+
+
+def read_face_png(path: str | Path) -> np.ndarray:
+    """The pixels of a face image as (H, W, 3) uint8 RGB."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise InputError("cannot read this face image", str(path))
+    return np.ascontiguousarray(bgr[:, :, ::-1])
+
+
+def read_face_tags(path: str | Path) -> dict[str, str]:
+    """The ``facegraft/*`` text tags of a PNG, keys without the prefix ({} when it has none)."""
+    tags: dict[str, str] = {}
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(8) != _SIGNATURE:
+                raise InputError("not a PNG file", str(path))
+            while True:
+                head = fh.read(8)
+                if len(head) < 8:
+                    raise InputError("truncated PNG (no IEND chunk)", str(path))
+                length, kind = struct.unpack(">I4s", head)
+                if kind == b"IEND":
+                    return tags
+                if kind in (b"tEXt", b"zTXt", b"iTXt"):
+                    data = fh.read(length)
+                    if len(data) < length:
+                        raise InputError("truncated PNG", str(path))
+                    parsed = _parse_text(kind, data)
+                    if parsed and parsed[0].startswith(PREFIX):
+                        tags[parsed[0][len(PREFIX) :]] = parsed[1]
+                    fh.seek(4, os.SEEK_CUR)
+                else:
+                    fh.seek(length + 4, os.SEEK_CUR)
+    except OSError as exc:
+        raise InputError(f"cannot read this face image ({exc.strerror or exc})", str(path)) from exc
+
+
+def _parse_text(kind: bytes, data: bytes) -> tuple[str, str] | None:
+    """(keyword, text) of a tEXt/zTXt/iTXt chunk body, None when malformed."""
+    key, sep, rest = data.partition(b"\0")
+    if not sep:
+        return None
+    try:
+        if kind == b"tEXt":
+            return key.decode("latin-1"), rest.decode("latin-1")
+        if kind == b"zTXt":
+            return key.decode("latin-1"), zlib.decompress(rest[1:]).decode("latin-1")
+        compressed = rest[0]
+        _, _, after_lang = rest[2:].partition(b"\0")
+        _, _, text = after_lang.partition(b"\0")
+        return key.decode("latin-1"), (zlib.decompress(text) if compressed else text).decode("utf-8")
+    except (zlib.error, UnicodeDecodeError, IndexError):
+        return None

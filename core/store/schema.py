@@ -1,0 +1,129 @@
+"""SQLite layout of the alignments store, one CREATE list per schema version, and the upgrade steps.
+
+Versions are kept the OpenTimelineIO way: the version lives in the data (``meta.schema_version``), every
+past layout stays written down here, and ``UPGRADES[n]`` turns a version-n database into version n+1.
+
+History of the format:
+
+- **1** (facegraft 0.0): ``meta``, ``frames``, ``faces`` without ``track_id``, and ``masks(face_id, name,
+  data)`` where ``data`` was the zlib deflate of the raw ``(size, size)`` uint8 mask. Face ids were plain
+  rowids, so deleting the newest face let the next insert reuse its id.
+- **2** (facegraft 0.1): ``faces.track_id`` (+ index) for the tracker; ``masks`` gains ``codec``
+  (``"zlib"`` raw deflate or ``"png"`` lossless PNG), ``height`` and ``width``, so a mask no longer has
+  to be the face size and new masks are PNG-compressed; ``meta.next_face_id`` hands out face ids that are
+  never reused, so a face image tagged with a deleted face's id can never match a new face.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+FORMAT = "facegraft.alignments"
+CURRENT_VERSION = 2
+
+_V1: tuple[str, ...] = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)",
+    """CREATE TABLE frames (
+        frame INTEGER PRIMARY KEY, pts REAL, pts_raw INTEGER, time_base TEXT,
+        width INTEGER NOT NULL DEFAULT 0, height INTEGER NOT NULL DEFAULT 0)""",
+    """CREATE TABLE faces (
+        id INTEGER PRIMARY KEY,
+        frame INTEGER NOT NULL REFERENCES frames(frame) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        x0 REAL NOT NULL, y0 REAL NOT NULL, x1 REAL NOT NULL, y1 REAL NOT NULL,
+        score REAL NOT NULL,
+        landmarks BLOB NOT NULL,
+        yaw REAL NOT NULL DEFAULT 0, pitch REAL NOT NULL DEFAULT 0, roll REAL NOT NULL DEFAULT 0,
+        embedding BLOB,
+        matrix BLOB,
+        face_type TEXT NOT NULL DEFAULT 'full',
+        size INTEGER NOT NULL DEFAULT 512,
+        image TEXT,
+        UNIQUE (frame, idx))""",
+    """CREATE TABLE masks (
+        face_id INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (face_id, name))""",
+)
+
+# Version 2 keeps the v1 column order and appends the new columns, so a fresh v2 database and an upgraded
+# v1 database have the same columns in the same order.
+_V2: tuple[str, ...] = (
+    _V1[0],
+    _V1[1],
+    _V1[2].replace("image TEXT,", "image TEXT,\n        track_id INTEGER,"),
+    """CREATE TABLE masks (
+        face_id INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        data BLOB NOT NULL,
+        codec TEXT NOT NULL DEFAULT 'zlib',
+        height INTEGER,
+        width INTEGER,
+        PRIMARY KEY (face_id, name))""",
+    "CREATE INDEX faces_track ON faces(track_id)",
+)
+
+
+def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+def create_v1(conn: sqlite3.Connection) -> None:
+    """Create an empty version-1 database (kept so tests can build real old stores to upgrade)."""
+    for statement in _V1:
+        conn.execute(statement)
+    _set_meta(conn, "format", FORMAT)
+    _set_meta(conn, "schema_version", "1")
+
+
+def initialise(conn: sqlite3.Connection) -> None:
+    """Create an empty database at the current version."""
+    for statement in _V2:
+        conn.execute(statement)
+    _set_meta(conn, "format", FORMAT)
+    _set_meta(conn, "schema_version", str(CURRENT_VERSION))
+    _set_meta(conn, "next_face_id", "1")
+
+
+def read_version(conn: sqlite3.Connection) -> int | None:
+    """The stored schema version, or None when the database holds no facegraft ``meta`` table."""
+    has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    if not has_meta:
+        return None
+    rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('format', 'schema_version')"))
+    if rows.get("format") != FORMAT or "schema_version" not in rows:
+        return None
+    return int(rows["schema_version"])
+
+
+def _upgrade_1_to_2(conn: sqlite3.Connection) -> None:
+    """Add faces.track_id, the masks codec and shape (v1 blobs: zlib of a size x size mask), next_face_id."""
+    conn.execute("ALTER TABLE faces ADD COLUMN track_id INTEGER")
+    conn.execute("CREATE INDEX faces_track ON faces(track_id)")
+    conn.execute("ALTER TABLE masks ADD COLUMN codec TEXT NOT NULL DEFAULT 'zlib'")
+    conn.execute("ALTER TABLE masks ADD COLUMN height INTEGER")
+    conn.execute("ALTER TABLE masks ADD COLUMN width INTEGER")
+    conn.execute(
+        "UPDATE masks SET height = (SELECT size FROM faces WHERE faces.id = masks.face_id),"
+        " width = (SELECT size FROM faces WHERE faces.id = masks.face_id)"
+    )
+    (top,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM faces").fetchone()
+    _set_meta(conn, "next_face_id", str(top + 1))
+
+
+UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {1: _upgrade_1_to_2}
+
+
+def upgrade(conn: sqlite3.Connection, from_version: int) -> int:
+    """Apply UPGRADES[from_version], UPGRADES[from_version + 1], ... inside the caller's transaction."""
+    version = from_version
+    while version < CURRENT_VERSION:
+        step = UPGRADES.get(version)
+        if step is None:
+            raise ValueError(f"no upgrade from alignments schema {version}")
+        step(conn)
+        version += 1
+        _set_meta(conn, "schema_version", str(version))
+    return version

@@ -1,0 +1,383 @@
+"""The alignments store: round trips, replace semantics, atomic writes under kill, resume, versions."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from facegraft.errors import StoreError
+from facegraft.store import schema
+from facegraft.store.alignments import AlignmentsStore, Face, FrameRecord
+
+
+def make_face(rng: np.random.Generator, frame: int, index: int, full: bool = True) -> Face:
+    """A synthetic face with random values in every field (masks and optional arrays when ``full``)."""
+    lms = (rng.random((68, 2)) * 1000).astype(np.float32)
+    return Face(
+        frame=frame,
+        index=index,
+        box=tuple(float(v) for v in rng.random(4) * 1000),
+        score=float(rng.random()),
+        landmarks=lms,
+        pose=tuple(float(v) for v in rng.normal(0, 30, 3)),
+        embedding=rng.normal(size=128).astype(np.float32) if full else None,
+        track_id=int(rng.integers(0, 50)) if full else None,
+        matrix=rng.normal(size=(2, 3)) if full else None,
+        face_type="whole" if full else "full",
+        size=256,
+        masks={"seg": rng.integers(0, 256, (256, 256), dtype=np.uint8)} if full else {},
+        image=f"{frame:06d}_{index}.png" if full else None,
+    )
+
+
+def make_frame(rng: np.random.Generator, frame: int, n_faces: int, full: bool = True) -> FrameRecord:
+    return FrameRecord(
+        frame=frame,
+        pts=frame / 24.0,
+        pts_raw=frame * 3750,
+        time_base="1/90000",
+        width=1920,
+        height=1080,
+        faces=[make_face(rng, frame, i, full) for i in range(n_faces)],
+    )
+
+
+def assert_same_face(got: Face, want: Face, masks: bool = True) -> None:
+    assert (got.frame, got.index, got.id) == (want.frame, want.index, want.id)
+    assert got.box == pytest.approx(want.box, abs=0) and got.score == want.score
+    assert got.pose == pytest.approx(want.pose, abs=0)
+    assert got.landmarks.dtype == np.float32 and got.landmarks.shape == (68, 2)
+    np.testing.assert_array_equal(got.landmarks, want.landmarks)
+    for name in ("embedding", "matrix"):
+        a, b = getattr(got, name), getattr(want, name)
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+    assert (got.track_id, got.face_type, got.size, got.image) == (
+        want.track_id,
+        want.face_type,
+        want.size,
+        want.image,
+    )
+    if masks:
+        assert got.masks.keys() == want.masks.keys()
+        for name in want.masks:
+            np.testing.assert_array_equal(got.masks[name], want.masks[name])
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(7)
+
+
+def test_round_trip_every_field(tmp_path: Path, rng: np.random.Generator) -> None:
+    recs = [make_frame(rng, 1001, 2), make_frame(rng, 1002, 1, full=False), make_frame(rng, 1003, 0)]
+    with AlignmentsStore.open(tmp_path, create=True) as store:
+        assert store.path == tmp_path / "alignments.db" and store.shot_dir == tmp_path
+        ids = store.write_frame(recs[0])
+        assert ids == [f.id for f in recs[0].faces] and len(set(ids)) == 2
+        store.write_frames(recs[1:])
+    with AlignmentsStore.open(tmp_path / "alignments.db") as store:
+        for want in recs:
+            got = store.frame(want.frame, load_masks=True)
+            assert got is not None
+            assert (got.pts, got.pts_raw, got.time_base, got.width, got.height) == (
+                want.pts,
+                want.pts_raw,
+                want.time_base,
+                1920,
+                1080,
+            )
+            assert len(got.faces) == len(want.faces)
+            for g, w in zip(got.faces, want.faces, strict=True):
+                assert_same_face(g, w)
+        # Masks are loaded only on request.
+        assert store.frame(1001).faces[0].masks == {}
+        assert_same_face(store.face(recs[0].faces[1].id), recs[0].faces[1])
+        assert store.face(10**6) is None
+        assert [f.id for f in store.faces()] == [f.id for r in recs for f in r.faces]
+        assert [f.index for f in store.faces(1001)] == [0, 1]
+        assert [r.frame for r in store.iter_frames()] == [1001, 1002, 1003]
+        assert store.frame(5) is None
+    # A closed store is one file: no journal left behind.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alignments.db"]
+
+
+def test_plate_settings_masks_images(tmp_path: Path, rng: np.random.Generator) -> None:
+    with AlignmentsStore.open(tmp_path / "shot", create=True) as store:
+        assert store.plate() == {} and store.setting("detector", "sfd") == "sfd"
+        store.set_plate({"path": "/plates/a.####.exr", "fps": 24.0, "width": 4096})
+        store.set_setting("size", 512)
+        store.set_setting("detector", {"name": "sfd", "threshold": 0.5})
+        rec = make_frame(rng, 1, 1, full=False)
+        (fid,) = store.write_frame(rec)
+        mask = rng.integers(0, 256, (64, 48), dtype=np.uint8)
+        store.set_mask(fid, "hull", mask)
+        store.set_mask(fid, "hull", mask[::-1].copy())  # replace
+        np.testing.assert_array_equal(store.masks(fid)["hull"], mask[::-1])
+        store.set_face_image(fid, "x.png")
+        with pytest.raises(StoreError):
+            store.set_mask(fid + 99, "hull", mask)
+        with pytest.raises(StoreError):
+            store.set_face_image(fid + 99, "y.png")
+        with pytest.raises(StoreError):
+            store.set_mask(fid, "bad", mask.astype(np.float32))
+    with AlignmentsStore.open(tmp_path / "shot") as store:
+        assert store.plate()["fps"] == 24.0
+        assert store.setting("detector") == {"name": "sfd", "threshold": 0.5} and store.setting("size") == 512
+        assert store.face(fid).image == "x.png" and list(store.face(fid).masks) == ["hull"]
+
+
+def test_replace_frame_and_remove_faces(tmp_path: Path, rng: np.random.Generator) -> None:
+    with AlignmentsStore.open(tmp_path, create=True) as store:
+        store.write_frames([make_frame(rng, f, 2) for f in range(5)])
+        old_ids = [f.id for f in store.faces(2)]
+        new = make_frame(rng, 2, 3)
+        new_ids = store.write_frame(new)
+        # The old faces and their masks are gone; the new ones are fresh ids never used before.
+        assert len(store.faces(2)) == 3 and not set(old_ids) & set(new_ids)
+        assert min(new_ids) > max(f.id for f in store.faces() if f.frame != 2)
+        assert all(store.face(i) is None and store.masks(i) == {} for i in old_ids)
+        assert_same_face(store.face(new_ids[2]), new.faces[2])
+        n_masks = store._conn.execute("SELECT COUNT(*) FROM masks").fetchone()[0]
+        assert n_masks == 4 * 2 + 3
+        assert store.write_frame(FrameRecord(frame=3)) == []
+        assert store.remove_faces([*new_ids[:2], 10**6]) == 2
+        assert store.has_frame(2) and [f.index for f in store.faces(2)] == [2]
+        assert store.stats() == {
+            "frames": 5,
+            "faces": 7,
+            "frames_without_faces": 1,
+            "frames_with_several_faces": 3,
+        }
+        assert store.frames_without_faces() == [3]
+        assert store.frames_with_several_faces() == [0, 1, 4]
+        # A removed id is never handed out again.
+        ids = store.write_frame(make_frame(rng, 9, 1))
+        assert ids[0] > max(new_ids)
+
+
+def test_bad_writes_roll_back(tmp_path: Path, rng: np.random.Generator) -> None:
+    with AlignmentsStore.open(tmp_path, create=True) as store:
+        store.write_frame(make_frame(rng, 1, 1))
+        good, bad = make_frame(rng, 2, 1), make_frame(rng, 3, 2)
+        bad.faces[1].landmarks = np.zeros((68, 3), np.float32)
+        with pytest.raises(StoreError, match="landmarks"):
+            store.write_frames([good, bad])
+        dup = make_frame(rng, 1, 2)
+        dup.faces[1].index = 0
+        with pytest.raises(StoreError, match="repeat"):
+            store.write_frame(dup)
+        assert store.frames_done() == {1} and len(store.faces(1)) == 1
+
+
+def test_ids_are_deterministic(tmp_path: Path) -> None:
+    ids = []
+    for name in ("a", "b"):
+        rng = np.random.default_rng(3)
+        with AlignmentsStore.open(tmp_path / name, create=True) as store:
+            store.write_frames([make_frame(rng, f, f % 3) for f in range(10)])
+            store.write_frame(make_frame(rng, 4, 2))
+            ids.append([(f.frame, f.index, f.id) for f in store.faces()])
+    assert ids[0] == ids[1]
+
+
+def test_resume_helpers(tmp_path: Path, rng: np.random.Generator) -> None:
+    with AlignmentsStore.open(tmp_path, create=True) as store:
+        assert store.frames_done() == set() and store.max_track_id() == -1
+        assert store.last_frame_before(100) is None
+        for f in (10, 12, 20):
+            rec = make_frame(rng, f, 1, full=False)
+            rec.faces[0].track_id = f // 2
+            store.write_frame(rec)
+        store.write_frame(FrameRecord(frame=15))
+        assert store.frames_done() == {10, 12, 15, 20}
+        assert store.has_frame(15) and not store.has_frame(11)
+        assert store.max_track_id() == 10
+        assert store.last_frame_before(15).frame == 12
+        assert store.last_frame_before(15).faces[0].track_id == 6
+        assert store.last_frame_before(16).frame == 15
+        assert store.last_frame_before(10) is None
+
+
+def test_iter_frames_pages(tmp_path: Path, rng: np.random.Generator) -> None:
+    with AlignmentsStore.open(tmp_path, create=True) as store:
+        frames = list(range(-3, 1200))
+        store.write_frames([FrameRecord(frame=f, faces=[make_face(rng, f, 0, full=False)]) for f in frames])
+        seen = [(r.frame, len(r.faces), r.faces[0].frame) for r in store.iter_frames()]
+        assert seen == [(f, 1, f) for f in frames]
+
+
+def test_missing_corrupt_foreign_and_newer(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no alignments store"):
+        AlignmentsStore.open(tmp_path)
+    db = tmp_path / "alignments.db"
+    db.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(StoreError) as err:
+        AlignmentsStore.open(tmp_path)
+    assert str(err.value).startswith(f"{db}: ") and "corrupt" in str(err.value)
+    with pytest.raises(StoreError):
+        AlignmentsStore.open(db, create=True)  # never overwrites what it cannot read
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    with pytest.raises(StoreError, match="not a facegraft alignments store"):
+        AlignmentsStore.open(other)
+    newer = tmp_path / "newer"
+    AlignmentsStore.open(newer, create=True).close()
+    with sqlite3.connect(newer / "alignments.db") as conn:
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(schema.CURRENT_VERSION + 1),)
+        )
+    conn.close()
+    with pytest.raises(StoreError, match=r"newer facegraft \(schema 3 > 2\)"):
+        AlignmentsStore.open(newer)
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+
+
+def test_upgrade_v1_database(tmp_path: Path, rng: np.random.Generator) -> None:
+    db = tmp_path / "alignments.db"
+    conn = sqlite3.connect(db)
+    schema.create_v1(conn)
+    lms = [(rng.random((68, 2)) * 500).astype("<f4") for _ in range(3)]
+    masks = [rng.integers(0, 256, (128, 128), dtype=np.uint8) for _ in range(2)]
+    conn.execute(
+        "INSERT INTO frames (frame, pts, width, height) VALUES (1, 0.5, 640, 480), (2, 1.0, 640, 480)"
+    )
+    for i, (frame, idx) in enumerate([(1, 0), (1, 1), (2, 0)]):
+        conn.execute(
+            "INSERT INTO faces (id, frame, idx, x0, y0, x1, y1, score, landmarks, yaw, size, image)"
+            " VALUES (?, ?, ?, 1, 2, 3, 4, 0.9, ?, 12.5, 128, ?)",
+            (i + 1, frame, idx, lms[i].tobytes(), f"{frame}_{idx}.png"),
+        )
+    for i, m in enumerate(masks):
+        conn.execute("INSERT INTO masks VALUES (?, 'seg', ?)", (i + 1, zlib.compress(m.tobytes())))
+    conn.commit()
+    conn.close()
+
+    with AlignmentsStore.open(tmp_path) as store:
+        assert store.schema_version == 2
+        faces = store.faces()
+        assert [(f.frame, f.index, f.id) for f in faces] == [(1, 0, 1), (1, 1, 2), (2, 0, 3)]
+        for face, want in zip(faces, lms, strict=True):
+            np.testing.assert_array_equal(face.landmarks, want)
+            assert face.track_id is None and face.pose == (12.5, 0.0, 0.0) and face.size == 128
+        for i, m in enumerate(masks):
+            np.testing.assert_array_equal(store.masks(i + 1)["seg"], m)
+        assert store.frame(1).pts == 0.5 and store.max_track_id() == -1
+        # v2 features work on the upgraded store: track ids, PNG masks, fresh ids above the old ones.
+        new = FrameRecord(frame=3, faces=[make_face(rng, 3, 0)])
+        assert store.write_frame(new) == [4]
+        assert_same_face(store.face(4), new.faces[0])
+    fresh = tmp_path / "fresh"
+    AlignmentsStore.open(fresh, create=True).close()
+    a, b = sqlite3.connect(db), sqlite3.connect(fresh / "alignments.db")
+    for table in ("meta", "frames", "faces", "masks"):
+        assert _columns(a, table) == _columns(b, table)
+    a.close()
+    b.close()
+
+
+def test_failed_upgrade_leaves_v1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "alignments.db"
+    conn = sqlite3.connect(db)
+    schema.create_v1(conn)
+    conn.commit()
+    conn.close()
+
+    def broken(c: sqlite3.Connection) -> None:
+        c.execute("ALTER TABLE faces ADD COLUMN track_id INTEGER")
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setitem(schema.UPGRADES, 1, broken)
+    with pytest.raises(RuntimeError):
+        AlignmentsStore.open(tmp_path)
+    conn = sqlite3.connect(db)
+    assert schema.read_version(conn) == 1 and "track_id" not in _columns(conn, "faces")
+    conn.close()
+
+
+_WRITER = textwrap.dedent(
+    """
+    import os, sys
+    import numpy as np
+    from facegraft.store.alignments import AlignmentsStore, Face, FrameRecord
+    store = AlignmentsStore.open(sys.argv[1], create=True)
+    rng = np.random.default_rng(0)
+    crash_at = int(sys.argv[2])
+    if crash_at >= 0:
+        real = store._write
+        def dying(rec):
+            if rec.frame == crash_at:
+                # Enough to spill past the page cache, so the database file itself is half-changed.
+                big = [Face(rec.frame + 100000, i, (0, 0, 1, 1), 0.5, np.zeros((68, 2)),
+                            masks={"m": rng.integers(0, 256, (512, 512), dtype=np.uint8)}) for i in range(40)]
+                real(FrameRecord(frame=rec.frame + 100000, faces=big))
+                os._exit(3)
+            return real(rec)
+        store._write = dying
+    for frame in range(100000):
+        n = frame % 4 + 1
+        faces = [Face(frame, i, (0, 0, 1, 1), 0.5, rng.random((68, 2)).astype(np.float32),
+                      masks={"m": rng.integers(0, 256, (96, 96), dtype=np.uint8)}) for i in range(n)]
+        store.write_frame(FrameRecord(frame=frame, faces=faces))
+        print(frame, flush=True)
+    """
+)
+
+
+_HOT_JOURNAL = bytes.fromhex("d9d505f920a163d7")  # rollback-journal magic, written once the db may change
+
+
+def _check_complete(shot: Path) -> set[int]:
+    with AlignmentsStore.open(shot) as store:
+        done = store.frames_done()
+        for frame in done:
+            rec = store.frame(frame, load_masks=True)
+            assert len(rec.faces) == frame % 4 + 1, frame
+            assert all("m" in f.masks for f in rec.faces)
+            assert [f.index for f in rec.faces] == list(range(len(rec.faces)))
+        assert done == set(range(len(done)))
+        return done
+
+
+def test_exit_inside_a_transaction_keeps_frames_whole(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", _WRITER, str(tmp_path), "7"], capture_output=True, text=True)
+    assert proc.returncode == 3, proc.stderr
+    assert (tmp_path / "alignments.db-journal").read_bytes()[:8] == _HOT_JOURNAL
+    assert _check_complete(tmp_path) == set(range(7))
+    assert not (tmp_path / "alignments.db-journal").exists()
+
+
+def test_sigkill_mid_write_keeps_frames_whole(tmp_path: Path) -> None:
+    # Most kills land inside a transaction (a journal is left behind); some after the file began to change.
+    for attempt, delay in enumerate((0.003, 0.011, 0.019)):
+        shot = tmp_path / str(attempt)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(shot), "-1"], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert proc.stdout is not None
+            deadline = time.monotonic() + 60
+            while int(proc.stdout.readline() or -1) < 30 and time.monotonic() < deadline:
+                pass
+            time.sleep(delay)
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+        assert len(_check_complete(shot)) >= 31
+        assert not (shot / "alignments.db-journal").exists()
