@@ -8,10 +8,12 @@ working (display-referred sRGB) encoding and returns boxes in that frame's pixel
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import ClassVar
 
 import cv2
 import numpy as np
+
 from facegraft.errors import InputError
 from facegraft.extract.model_files import require_file, shipped_model, torch_hub_checkpoints
 
@@ -31,6 +33,7 @@ class DetectorOptions:
     threshold: float = 0.0  # minimum score kept; detector-specific scale
     detect_width: int = 640  # the frame is downscaled to at most this width for detection (0 = never)
     min_face: int = 0  # smallest face box (frame px) that must stay findable: limits the downscale
+    full_resolution_retry: bool = True  # search the full frame when the downscaled one has no face
 
 
 class Detector:
@@ -44,23 +47,42 @@ class Detector:
         self.options = options or self.Options()
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
-        """Faces in an (H, W, 3) uint8 RGB frame, best score first, boxes in the frame's pixels."""
-        h, w = rgb.shape[:2]
+        """Faces in an (H, W, 3) uint8 RGB frame, best score first, boxes in the frame's pixels.
+
+        Detection runs on the frame downscaled to `detect_width` (kept large enough for `min_face`); when
+        that finds nothing, the full-resolution frame is searched too before giving up, so small faces
+        cost time only on frames where nothing bigger was found."""
+        w = rgb.shape[1]
         scale = 1.0
         if self.options.detect_width and w > self.options.detect_width:
             scale = self.options.detect_width / w
         if self.options.min_face > 0:
             scale = max(scale, self.window / self.options.min_face)
+        found = self._detect_at(rgb, scale)
+        if not found and scale < 1.0 and self.options.full_resolution_retry:
+            found = self._detect_at(rgb, 1.0)
+        return sorted(found, key=lambda d: -d.score)
+
+    def _detect_at(self, rgb: np.ndarray, scale: float) -> list[Detection]:
         if scale != 1.0:
+            h, w = rgb.shape[:2]
             interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
             rgb = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=interp)
         found = [d for d in self._detect(np.ascontiguousarray(rgb)) if d.score >= self.options.threshold]
         for d in found:
             d.box = np.asarray(d.box, np.float64) / scale
-        return sorted(found, key=lambda d: -d.score)
+        return found
 
     def _detect(self, rgb: np.ndarray) -> list[Detection]:
         raise NotImplementedError
+
+
+@lru_cache(maxsize=1)
+def shared_hog():
+    """dlib's HOG face detector, loaded once per process (it takes ~0.5 s) and shared by its users."""
+    import dlib
+
+    return dlib.get_frontal_face_detector()
 
 
 @dataclass
@@ -77,9 +99,7 @@ class DlibHogDetector(Detector):
 
     def __init__(self, options: DlibHogOptions | None = None) -> None:
         super().__init__(options)
-        import dlib
-
-        self._det = dlib.get_frontal_face_detector()
+        self._det = shared_hog()
 
     def _detect(self, rgb: np.ndarray) -> list[Detection]:
         rects, scores, _ = self._det.run(rgb, self.options.upsample, min(self.options.threshold, 0.0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+
 from facegraft.extract.pipeline import draw_debug
 from facegraft.io.colour import ColourConverter, resolve_colourspace
 from facegraft.io.framespec import select_frames

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+
 from facegraft.extract.model_files import shipped_model
 
 SAME_PERSON = 0.6  # dlib's published threshold

@@ -12,6 +12,7 @@ from typing import ClassVar
 
 import cv2
 import numpy as np
+
 from facegraft.errors import InputError, ModelFileError
 from facegraft.extract.alignment import (
     canonical_box,
@@ -30,6 +31,7 @@ class LandmarkerOptions:
 
     upright_passes: int = 1  # re-run landmarks on the face rotated upright this many times
     max_face_px: int = 400  # upright crops larger than this are scaled down (speed; ample precision)
+    ensemble: int = 9  # boxes in the final upright pass, slightly moved and scaled, landmarks averaged
 
 
 class Landmarker:
@@ -78,17 +80,21 @@ class Landmarker:
         )
         return transform_points(pts, invert_affine(matrix))
 
-    def refine(self, rgb: np.ndarray, rough: np.ndarray, canon_box: np.ndarray | None = None) -> np.ndarray:
+    def refine(
+        self, rgb: np.ndarray, rough: np.ndarray, canon_box: np.ndarray | None = None, final: bool = False
+    ) -> np.ndarray:
         """One upright pass starting from `rough` (68, 2) landmarks; returns (68, 2) in frame pixels.
 
-        `canon_box` (canonical units) overrides where the model's box goes, e.g. a box a detector found."""
+        `canon_box` (canonical units) overrides where the model's box goes, e.g. a box a detector found.
+        A `final` pass averages over `ensemble` jittered boxes."""
         matrix, size, box = upright_crop(
             rough, self.box_convention, self.options.max_face_px, canon_box=canon_box
         )
         crop = cv2.warpAffine(
             rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-        pts = self.landmarks_in_box(crop, box)
+        boxes = jittered_boxes(box, self.options.ensemble if final else 1)
+        pts = np.mean([self.landmarks_in_box(crop, b) for b in boxes], axis=0)
         return transform_points(pts, invert_affine(matrix))
 
 
@@ -102,6 +108,7 @@ def upright_crop(
     """(2, 3) frame->crop matrix that turns the face upright, the square crop size, and the model's box.
 
     The box is where `convention`'s detector would put it around an upright face with these landmarks.
+    The crop keeps the face at native scale, capped at `max_face_px` for the box.
     """
     to_canon = to_canonical(landmarks)
     px_per_unit = 1.0 / np.sqrt(abs(np.linalg.det(to_canon[:2, :2])))
@@ -116,6 +123,34 @@ def upright_crop(
         [k * (cb[0] - origin[0]), k * (cb[1] - origin[1]), k * (cb[2] - origin[0]), k * (cb[3] - origin[1])]
     )
     return matrix, size, box
+
+
+_JITTER = [
+    (0, 0, 1.0),
+    (1, 0, 1.0),
+    (-1, 0, 1.0),
+    (0, 1, 1.0),
+    (0, -1, 1.0),
+    (0, 0, 1.04),
+    (0, 0, 0.96),
+    (1, 1, 1.02),
+    (-1, -1, 0.98),
+]
+
+
+def jittered_boxes(box: np.ndarray, n: int, step: float = 0.025) -> list[np.ndarray]:
+    """`n` (4,) boxes around `box`: itself, then moved by `step` of its width and scaled by a few percent.
+
+    Averaging a landmarker over them removes most of its dependence on exactly where the box sits and the
+    rounding of integer outputs, so a face's landmarks no longer depend on how it was found."""
+    b = np.asarray(box, np.float64)
+    w, h = b[2] - b[0], b[3] - b[1]
+    c = (b[:2] + b[2:]) / 2
+    out = []
+    for dx, dy, sc in _JITTER[: max(1, min(n, len(_JITTER)))]:
+        cc = c + np.array([dx * step * w, dy * step * h])
+        out.append(np.array([cc[0] - sc * w / 2, cc[1] - sc * h / 2, cc[0] + sc * w / 2, cc[1] + sc * h / 2]))
+    return out
 
 
 class Dlib68Landmarker(Landmarker):

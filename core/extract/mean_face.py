@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+
 from facegraft.extract.alignment import LEFT_EYE, MIRROR_68, RIGHT_EYE, transform_points, umeyama
 
 

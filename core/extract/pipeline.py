@@ -11,13 +11,14 @@ from typing import ClassVar
 
 import cv2
 import numpy as np
+
 from facegraft import __version__
 from facegraft.errors import InputError, StoreError
 from facegraft.extract import identity
-from facegraft.extract.alignment import FACE_TYPES, alignment_matrix, canonical_box, face_size, warp_face
+from facegraft.extract.alignment import FACE_TYPES, alignment_matrix, canonical_box, face_size
 from facegraft.extract.detectors import DETECTORS, make_detector
 from facegraft.extract.landmarkers import LANDMARKERS, make_landmarker
-from facegraft.extract.masks import MASKERS, landmark_masks
+from facegraft.extract.masks import MASKERS
 from facegraft.extract.pose import head_pose
 from facegraft.extract.tracker import (
     NORMALISERS,
@@ -27,17 +28,18 @@ from facegraft.extract.tracker import (
     landmark_box,
     normalise_for_detection,
 )
+from facegraft.extract.writer import IMAGES_DONE_KEY, ShotWriter
 from facegraft.io.colour import ColourConverter, resolve_colourspace
 from facegraft.io.framespec import select_frames
 from facegraft.io.plate import Plate, open_plate
+from facegraft.io.prefetch import prefetch
 from facegraft.options import opt
 from facegraft.progress import Progress
 from facegraft.store.alignments import AlignmentsStore, Face, FrameRecord
-from facegraft.store.face_images import face_image_name, write_face_image
+from facegraft.store.face_images import face_image_name
 
 FACES_DIR = "faces"
 DEBUG_DIR = "debug"
-IMAGES_DONE_KEY = "extract.images_complete_through"
 
 
 @dataclass
@@ -173,16 +175,14 @@ def face_box_px(landmarks: np.ndarray) -> float:
 
 
 def build_faces(
-    frame: int, rgb: np.ndarray, tracked: list[TrackedFace], opts: ExtractOptions
-) -> tuple[list[Face], list[np.ndarray]]:
-    """Store records and (size, size, 3) uint8 aligned crops for the faces tracked in one frame."""
-    h, w = rgb.shape[:2]
-    faces, crops = [], []
+    frame: int, size: tuple[int, int], tracked: list[TrackedFace], opts: ExtractOptions
+) -> list[Face]:
+    """Store records for the faces tracked in one frame of (width, height); masks are left to the writer."""
+    faces = []
     for t in tracked:
         if opts.min_size and face_box_px(t.landmarks) < opts.min_size:
             continue
         index = len(faces)
-        matrix = alignment_matrix(t.landmarks, opts.face_type, opts.size)
         faces.append(
             Face(
                 frame=frame,
@@ -190,19 +190,16 @@ def build_faces(
                 box=tuple(float(v) for v in t.box),
                 score=float(t.confidence),
                 landmarks=np.asarray(t.landmarks, np.float32),
-                pose=head_pose(t.landmarks, (w, h)),
+                pose=head_pose(t.landmarks, size),
                 embedding=t.embedding,
                 track_id=t.track_id,
-                matrix=matrix,
+                matrix=alignment_matrix(t.landmarks, opts.face_type, opts.size),
                 face_type=opts.face_type,
                 size=opts.size,
-                masks=landmark_masks(t.landmarks, matrix, opts.size, tuple(opts.masks)),
                 image=face_image_name(frame, index) if opts.write_faces else None,
             )
         )
-        if opts.write_faces:
-            crops.append(warp_face(rgb, matrix, opts.size))
-    return faces, crops
+    return faces
 
 
 def draw_debug(rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
@@ -265,14 +262,32 @@ def extract(
         converter = ColourConverter(colourspace)
         frames = select_frames(plate.frames, opts.frames, opts.every)
         tracker = build_tracker(opts)
+        created = [p for p in (shot, shot / FACES_DIR, shot / DEBUG_DIR) if not p.exists()]
+        new_store = not (shot / AlignmentsStore.DEFAULT_NAME).exists() or opts.restart
         shot.mkdir(parents=True, exist_ok=True)
         store = _open_store(shot, plate, opts, colourspace)
         try:
             summary = _run(plate, store, shot, frames, tracker, converter, opts, progress_mode)
-        finally:
+        except BaseException:
+            empty = new_store and not store.frames_done()
             store.close()
+            if empty:  # nothing was extracted: leave no half-made shot behind
+                _remove_new(shot / AlignmentsStore.DEFAULT_NAME, created)
+            raise
+        store.close()
     summary.seconds = time.monotonic() - t0
     return summary
+
+
+def _remove_new(db: Path, created: list[Path]) -> None:
+    """Remove a store and the folders this run created, when nothing was stored in them."""
+    for extra in (db, db.with_name(db.name + "-journal")):
+        extra.unlink(missing_ok=True)
+    for folder in sorted(created, key=lambda p: len(p.parts), reverse=True):
+        try:
+            folder.rmdir()  # only if empty
+        except OSError:
+            pass
 
 
 def _open_store(shot: Path, plate: Plate, opts: ExtractOptions, colourspace: str) -> AlignmentsStore:
@@ -332,44 +347,29 @@ def _run(
         faces_dir.mkdir(exist_ok=True)
     if opts.debug:
         (shot / DEBUG_DIR).mkdir(exist_ok=True)
-    plate_name = Path(plate.path).name
+    writer = ShotWriter(
+        store.path,
+        faces_dir if opts.write_faces else None,
+        tuple(opts.masks),
+        opts.batch_frames,
+        {"plate": Path(plate.path).name, "shot": shot.name},
+    )
     progress = Progress(len(todo), "extract", progress_mode)
-    batch: list[tuple[FrameRecord, list[np.ndarray]]] = []
     last_position = None
 
-    def flush() -> None:
-        if not batch:
-            return
-        store.write_frames([rec for rec, _ in batch])
-        if opts.write_faces:
-            for rec, crops in batch:
-                for face, crop in zip(rec.faces, crops):
-                    write_face_image(
-                        faces_dir / face.image,
-                        crop,
-                        {
-                            "face_id": face.id,
-                            "frame": rec.frame,
-                            "index": face.index,
-                            "plate": plate_name,
-                            "shot": shot.name,
-                            "face_type": face.face_type,
-                            "size": face.size,
-                        },
-                    )
-            store.set_setting(IMAGES_DONE_KEY, max(rec.frame for rec, _ in batch))
-        batch.clear()
+    def frames_in_working_space():
+        for info, pixels in plate.iter_frames([frames[i] for i in todo]):
+            yield info, converter.to_working_uint8(pixels)
 
     try:
         positions = iter(todo)
-        for info, pixels in plate.iter_frames([frames[i] for i in todo]):
+        for info, rgb in prefetch(frames_in_working_space(), depth=4):
             position = next(positions)
             if last_position is None or position != last_position + 1:
                 tracker.resume(_previous_state(store, frames, position), tracker.next_track_id)
             last_position = position
-            rgb = converter.to_working_uint8(pixels)
             tracked = tracker.step(normalise_for_detection(rgb, opts.normalise), position)
-            faces, crops = build_faces(info.frame, rgb, tracked, opts)
+            faces = build_faces(info.frame, (rgb.shape[1], rgb.shape[0]), tracked, opts)
             rec = FrameRecord(
                 frame=info.frame,
                 pts=info.pts,
@@ -379,7 +379,7 @@ def _run(
                 height=rgb.shape[0],
                 faces=faces,
             )
-            batch.append((rec, crops))
+            writer.put(rec, rgb)
             if opts.debug:
                 cv2.imwrite(
                     str(shot / DEBUG_DIR / f"{info.frame:06d}.jpg"),
@@ -389,10 +389,10 @@ def _run(
             summary.faces += len(faces)
             if not faces:
                 summary.frames_without_faces.append(info.frame)
-            if len(batch) >= opts.batch_frames:
-                flush()
             progress.update(1, frame=info.frame, faces=len(faces))
-        flush()
     finally:
-        progress.close()
+        try:
+            writer.close()
+        finally:
+            progress.close()
     return summary

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+
 from facegraft.extract.alignment import roll_degrees
 
 # Generic head, millimetres, x to the subject's left (image right), y up, z towards the camera.

@@ -13,14 +13,16 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
 from facegraft.extract.alignment import canonical_box, eye_distance
 from facegraft.extract.detectors import Detector
-from facegraft.extract.landmarkers import Landmarker
+from facegraft.extract.landmarkers import Landmarker, shape_residual
 from facegraft.extract.verify import face_check
 
 SETTLED = 0.02  # landmarks moving less than this (of the eye distance) under another pass are settled
 TRACK_SLACK = 0.5  # a face already tracked is kept down to this much below the new-face threshold
-DRIFT_IOU = 0.7  # below this overlap with the verifying detector's box, landmarks are re-run in that box
+LOST_RESIDUAL = 0.1  # shape residual (see landmarkers.shape_residual) above which a track is lost
+DRIFT_IOU = 0.85  # below this overlap with the verifying detector's box, landmarks are re-run in that box
 
 
 @dataclass
@@ -113,7 +115,7 @@ class FaceFinder:
                 if conf > fallback[1]:
                     fallback = (pts, conf)
                 continue
-            again = self.landmarker.refine(rgb, pts)
+            again = self.landmarker.refine(rgb, pts, final=True)
             movement = float(np.linalg.norm(again - pts, axis=1).mean() / max(eye_distance(pts), 1e-6))
             if best is None or movement < best[0]:
                 best = (movement, again, conf)
@@ -130,15 +132,17 @@ class FaceFinder:
             conf, _ = face_check(rgb, pts)
         return pts, conf
 
-    def find(self, rgb: np.ndarray) -> list[TrackedFace]:
-        """Faces in an (H, W, 3) uint8 frame, duplicates merged; with rotate_retry, turned plates too."""
-        faces = self._find_upright(rgb)
-        if faces or not self.rotate_retry:
+    def find(self, rgb: np.ndarray, known: list[np.ndarray] | None = None) -> list[TrackedFace]:
+        """Faces in an (H, W, 3) uint8 frame, duplicates merged; with rotate_retry, turned plates too.
+
+        Detections on faces already `known` (landmark boxes of tracked faces) are skipped."""
+        faces = self._find_upright(rgb, known or [])
+        if faces or known or not self.rotate_retry:
             return faces
         h, w = rgb.shape[:2]
         for k in (2, 1, 3):  # upside down is the commonest wrong orientation
             turned = np.ascontiguousarray(np.rot90(rgb, k))
-            faces = self._find_upright(turned)
+            faces = self._find_upright(turned, [])
             if faces:
                 back = cv2.invertAffineTransform(_rotation(k, w, h))
                 for f in faces:
@@ -149,9 +153,12 @@ class FaceFinder:
                 return faces
         return []
 
-    def _find_upright(self, rgb: np.ndarray) -> list[TrackedFace]:
+    def _find_upright(self, rgb: np.ndarray, known: list[np.ndarray]) -> list[TrackedFace]:
         faces: list[TrackedFace] = []
         for det in self.detector.detect(rgb):
+            centre = (det.box[:2] + det.box[2:]) / 2
+            if any(k[0] <= centre[0] <= k[2] and k[1] <= centre[1] <= k[3] for k in known):
+                continue
             pts, conf = self.locate(rgb, det.box)
             if conf < self.min_confidence:
                 continue
@@ -184,27 +191,49 @@ class Tracker:
         self.next_track_id = next_track_id
 
     def step(self, rgb: np.ndarray, position: int) -> list[TrackedFace]:
-        """Faces in this frame; `position` is the frame's index in the extraction's frame list."""
-        detect = position % self.detect_every == 0 or not self.previous
-        faces: list[TrackedFace] = []
-        if not detect:
-            faces = self._follow(rgb)
-            detect = faces is None
-        if detect:
+        """Faces in this frame; `position` is the frame's index in the extraction's frame list.
+
+        Keyframes (every `detect_every`) verify the followed faces and run the detector for new ones;
+        other frames only follow. A lost track makes the frame a full detection.
+        """
+        if self.detect_every == 1:  # detection on every frame, each frame on its own: no tracking
             faces = self.finder.find(rgb)
             self._match(rgb, faces)
+            faces.sort(key=lambda f: (float(f.landmarks[:, 0].mean()), float(f.landmarks[:, 1].mean())))
+            self.previous = faces
+            return faces
+        keyframe = position % self.detect_every == 0
+        followed = self._follow(rgb, verify=keyframe) if self.previous else []
+        if followed is None:
+            faces = self.finder.find(rgb)
+            self._match(rgb, faces)
+        elif keyframe or not followed:
+            new = self.finder.find(rgb, known=[landmark_box(f.landmarks) for f in followed])
+            self._match(rgb, new)
+            faces = followed + new
+        else:
+            faces = followed
         faces.sort(key=lambda f: (float(f.landmarks[:, 0].mean()), float(f.landmarks[:, 1].mean())))
         self.previous = faces
         return faces
 
-    def _follow(self, rgb: np.ndarray) -> list[TrackedFace] | None:
-        """Faces followed from the previous frame, or None when any track is lost (then detect)."""
+    def _follow(self, rgb: np.ndarray, verify: bool) -> list[TrackedFace] | None:
+        """Faces followed from the previous frame, or None when any track is lost (then detect).
+
+        Between keyframes a track is only checked for a plausible shape; keyframes verify it as a face.
+        """
         lm = self.finder.landmarker
         out = []
         for prev in self.previous:
-            pts, conf = self.finder.settle(rgb, lm.refine(rgb, lm.refine(rgb, prev.landmarks)))
-            if conf < self.finder.min_confidence - TRACK_SLACK:
+            pts = lm.refine(rgb, prev.landmarks)
+            conf = prev.confidence
+            if verify:
+                pts, conf = self.finder.settle(rgb, pts)
+                if conf < self.finder.min_confidence - TRACK_SLACK:
+                    return None
+            elif shape_residual(pts) > LOST_RESIDUAL:
                 return None
+            pts = lm.refine(rgb, pts, final=True)
             out.append(
                 TrackedFace(
                     pts.astype(np.float32),

@@ -7,21 +7,18 @@ at the wrong roll, does not. Cost: about a millisecond per candidate.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import cv2
 import numpy as np
+
 from facegraft.extract.alignment import canonical_box, to_canonical
+from facegraft.extract.detectors import shared_hog
 
 FACE_PX = 100  # canonical box side in the verification crop: HOG's window is 80 px
 NO_FACE = -2.0
 
 
-@lru_cache(maxsize=1)
 def _hog():
-    import dlib
-
-    return dlib.get_frontal_face_detector()
+    return shared_hog()
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:

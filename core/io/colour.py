@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 import PyOpenColorIO as ocio
+
 from facegraft.errors import InputError
 
 # Built-in configs tried in order (no file needed); the first this OCIO version knows is used.

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import OpenImageIO as oiio
+
 from facegraft.errors import InputError
 
 # Pixel types kept as they are on read; anything else (int8, int32, double...) is read as float32.

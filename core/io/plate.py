@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+
 from facegraft.errors import InputError
 from facegraft.io.frameinfo import FrameInfo
 from facegraft.io.framespec import format_frame_spec

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+
 from facegraft.errors import InputError
 from facegraft.io.frameinfo import FrameInfo
 from facegraft.io.framespec import format_frame_spec

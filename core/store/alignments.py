@@ -22,6 +22,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+
 from facegraft.errors import StoreError
 from facegraft.store import schema
 

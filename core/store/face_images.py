@@ -16,6 +16,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from facegraft.errors import InputError
 
 PREFIX = "facegraft/"

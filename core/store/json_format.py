@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from facegraft.errors import InputError
 from facegraft.store.alignments import AlignmentsStore, Face, FrameRecord
 
