@@ -1,6 +1,6 @@
 """Head pose (yaw, pitch, roll in degrees) from 68 landmarks.
 
-Yaw and pitch come from a perspective fit (solvePnP) of a generic 3D head to six landmarks; roll comes
+Yaw and pitch come from a perspective fit (solvePnP) of a generic 3D head to eight landmarks; roll comes
 from the 2D similarity fit to the mean face, which is steadier. Yaw > 0: the face turns towards the
 image's right; pitch > 0: the face looks up; roll > 0: counter-clockwise on screen.
 """
@@ -12,16 +12,19 @@ import numpy as np
 
 from facegraft.extract.alignment import roll_degrees
 
-# Generic head, millimetres, x to the subject's left (image right), y up, z towards the camera.
-_MODEL_IDS = [30, 8, 36, 45, 48, 54]
+# Generic head, millimetres, x to the image's right, y up, z towards the camera. Only points that do not
+# move with expression (eye corners, nose, chin): mouth corners would read a smile as a nod.
+_MODEL_IDS = [27, 30, 33, 36, 39, 42, 45, 8]
 _MODEL_3D = np.array(
     [
-        [0.0, 0.0, 0.0],  # nose tip
-        [0.0, -64.0, -13.0],  # chin
-        [-44.0, 33.0, -27.0],  # outer corner of the eye on the image's left
-        [44.0, 33.0, -27.0],  # outer corner of the eye on the image's right
-        [-29.0, -29.0, -24.0],  # mouth corner, image left
-        [29.0, -29.0, -24.0],  # mouth corner, image right
+        [0.0, 33.0, -21.0],  # 27 nasion, between the eyes
+        [0.0, 0.0, 0.0],  # 30 nose tip
+        [0.0, -11.0, -12.0],  # 33 base of the nose
+        [-44.0, 33.0, -30.0],  # 36 outer corner of the eye on the image's left
+        [-14.0, 32.0, -24.0],  # 39 its inner corner
+        [14.0, 32.0, -24.0],  # 42 inner corner of the other eye
+        [44.0, 33.0, -30.0],  # 45 its outer corner
+        [0.0, -66.0, -16.0],  # 8 chin
     ]
 )
 

@@ -16,12 +16,12 @@ import numpy as np
 
 from facegraft.extract.alignment import canonical_box, eye_distance
 from facegraft.extract.detectors import Detector
-from facegraft.extract.landmarkers import Landmarker, shape_residual
+from facegraft.extract.landmarkers import Landmarker
 from facegraft.extract.verify import face_check
 
 SETTLED = 0.02  # landmarks moving less than this (of the eye distance) under another pass are settled
 TRACK_SLACK = 0.5  # a face already tracked is kept down to this much below the new-face threshold
-LOST_RESIDUAL = 0.1  # shape residual (see landmarkers.shape_residual) above which a track is lost
+MAX_FOLLOW_PASSES = 4  # landmark passes while following a face before it counts as settled
 DRIFT_IOU = 0.85  # below this overlap with the verifying detector's box, landmarks are re-run in that box
 
 
@@ -193,8 +193,8 @@ class Tracker:
     def step(self, rgb: np.ndarray, position: int) -> list[TrackedFace]:
         """Faces in this frame; `position` is the frame's index in the extraction's frame list.
 
-        Keyframes (every `detect_every`) verify the followed faces and run the detector for new ones;
-        other frames only follow. A lost track makes the frame a full detection.
+        Keyframes (every `detect_every`) run the detector for new faces; other frames only follow the
+        known ones. A lost track makes the frame a full detection.
         """
         if self.detect_every == 1:  # detection on every frame, each frame on its own: no tracking
             faces = self.finder.find(rgb)
@@ -203,7 +203,7 @@ class Tracker:
             self.previous = faces
             return faces
         keyframe = position % self.detect_every == 0
-        followed = self._follow(rgb, verify=keyframe) if self.previous else []
+        followed = self._follow(rgb) if self.previous else []
         if followed is None:
             faces = self.finder.find(rgb)
             self._match(rgb, faces)
@@ -217,34 +217,29 @@ class Tracker:
         self.previous = faces
         return faces
 
-    def _follow(self, rgb: np.ndarray, verify: bool) -> list[TrackedFace] | None:
+    def _follow(self, rgb: np.ndarray, verify: bool = True) -> list[TrackedFace] | None:
         """Faces followed from the previous frame, or None when any track is lost (then detect).
 
-        Between keyframes a track is only checked for a plausible shape; keyframes verify it as a face.
+        The landmarker re-runs from the previous landmarks until they settle (a fast move needs a few
+        passes), every followed face is verified as a face on its upright crop (a cut to another shot or
+        a face leaving the frame loses the track), then the averaged final pass places the landmarks.
         """
         lm = self.finder.landmarker
         out = []
         for prev in self.previous:
-            pts = lm.refine(rgb, prev.landmarks)
-            conf = prev.confidence
-            if verify:
-                pts, conf = self.finder.settle(rgb, pts)
-                if conf < self.finder.min_confidence - TRACK_SLACK:
-                    return None
-            elif shape_residual(pts) > LOST_RESIDUAL:
+            pts = np.asarray(prev.landmarks, np.float64)
+            for _ in range(MAX_FOLLOW_PASSES):
+                new = lm.refine(rgb, pts)
+                moved = float(np.linalg.norm(new - pts, axis=1).mean() / max(eye_distance(pts), 1e-6))
+                pts = new
+                if moved < SETTLED:
+                    break
+            pts, conf = self.finder.settle(rgb, pts)
+            if conf < self.finder.min_confidence - TRACK_SLACK:
                 return None
             pts = lm.refine(rgb, pts, final=True)
-            out.append(
-                TrackedFace(
-                    pts.astype(np.float32),
-                    landmark_box(pts),
-                    conf,
-                    conf,
-                    prev.track_id,
-                    detected=False,
-                    embedding=prev.embedding,
-                )
-            )
+            out.append(TrackedFace(pts.astype(np.float32), landmark_box(pts), conf, conf, prev.track_id,
+                                   detected=False, embedding=prev.embedding))
         return out
 
     def _match(self, rgb: np.ndarray, faces: list[TrackedFace]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from facegraft.extract.alignment import eye_distance, transform_points
 from facegraft.extract.pipeline import ExtractOptions, extract
 from facegraft.sample_plates import Move, render, write_png_sequence

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from facegraft.errors import InputError
 from facegraft.io.colour import ColourConverter, resolve_colourspace
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from facegraft.errors import InputError
 from facegraft.io.framespec import format_frame_spec, parse_frame_spec, select_frames
 

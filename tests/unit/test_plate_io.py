@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+
 from facegraft.errors import InputError
 from facegraft.io.images import image_spec, read_image, write_image
 from facegraft.io.plate import FrameInfo, open_plate

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from facegraft.errors import InputError
 from facegraft.io.sequence import SequencePattern, parse_sequence
 

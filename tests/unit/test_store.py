@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from facegraft.errors import StoreError
 from facegraft.store import schema
 from facegraft.store.alignments import AlignmentsStore, Face, FrameRecord

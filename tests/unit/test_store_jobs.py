@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from facegraft.errors import InputError
 from facegraft.store import jobs
 from facegraft.store.alignments import AlignmentsStore, Face, FrameRecord

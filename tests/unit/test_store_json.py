@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from facegraft.errors import InputError
 from facegraft.store import json_format
 from facegraft.store.alignments import AlignmentsStore, Face, FrameRecord
