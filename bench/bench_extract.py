@@ -135,7 +135,7 @@ def run(quick: bool = False, work: str | None = None) -> dict:
         plates = write_plates(frames, root)
         result = {
             "size": list(SIZE),
-            "detector": "dlib-hog (640 px wide, every 5th frame)",
+            "detector": "dlib-hog (960 px wide, every 5th frame)",
             "landmarker": "dlib68 (tracked between detections)",
             "plates": {},
         }

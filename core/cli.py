@@ -10,9 +10,17 @@ import traceback
 from pathlib import Path
 
 from facegraft import __version__
-from facegraft.errors import FacegraftError
+from facegraft.errors import EXIT_USAGE, FacegraftError
 from facegraft.options import add_arguments, from_namespace
 from facegraft.progress import MODES
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's error style: one line, `facegraft: error: ...`, exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"facegraft: error: {message} (see '{self.prog} --help')\n")
+        sys.exit(EXIT_USAGE)
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -29,9 +37,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from facegraft.extract.pipeline import ExtractOptions
 
-    parser = argparse.ArgumentParser(prog="facegraft", description="Face replacement for VFX plates.")
+    parser = _Parser(prog="facegraft", description="Face replacement for VFX plates.")
     parser.add_argument("--version", action="version", version=f"facegraft {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser(
         "extract",
@@ -45,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     a = sub.add_parser("alignments", help="inspect and edit a shot's alignments store")
-    asub = a.add_subparsers(dest="job", required=True, metavar="JOB")
+    asub = a.add_subparsers(dest="job", required=True, metavar="JOB", parser_class=_Parser)
     e = asub.add_parser("export", help="write the faces as JSON in plate pixel coordinates")
     e.add_argument("shot")
     e.add_argument("--json", required=True, help="output file")

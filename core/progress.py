@@ -64,13 +64,25 @@ class Progress:
         self.stream.flush()
 
     def close(self) -> None:
+        """The final report of a task that completed."""
         self._emit(final=True)
+
+    def fail(self) -> None:
+        """End a task that failed: the bar line is ended, nothing claims it is done (the error says why)."""
+        if self.mode == "bar":
+            self.stream.write("\n")
+            self.stream.flush()
+        elif self.mode == "json":
+            self._write_json({"task": self.task, "event": "failed", "done": self.done, "total": self.total})
 
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.fail()
 
     def rate(self) -> float:
         elapsed = time.monotonic() - self.start

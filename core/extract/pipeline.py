@@ -61,7 +61,11 @@ class ExtractOptions:
     detect_every: int = opt(
         5, "run the detector every N frames and track faces in between (1: always detect)"
     )
-    detect_width: int = opt(640, "downscale frames to this width for detection (0: full resolution)")
+    detect_width: int = opt(
+        960,
+        "downscale frames to this width for detection (0: full resolution); faces narrower than "
+        "80 x plate width / detect width pixels are found only with --min-size or when no other face is",
+    )
     min_confidence: float = opt(
         0.5,
         "verification score a new face needs (HOG on its upright crop; real faces "
@@ -390,9 +394,13 @@ def _run(
             if not faces:
                 summary.frames_without_faces.append(info.frame)
             progress.update(1, frame=info.frame, faces=len(faces))
-    finally:
+    except BaseException:
+        progress.fail()
         try:
             writer.close()
-        finally:
-            progress.close()
+        except Exception:  # noqa: S110 - the first error is the one to report
+            pass
+        raise
+    writer.close()
+    progress.close()
     return summary

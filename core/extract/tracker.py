@@ -238,8 +238,17 @@ class Tracker:
             if conf < self.finder.min_confidence - TRACK_SLACK:
                 return None
             pts = lm.refine(rgb, pts, final=True)
-            out.append(TrackedFace(pts.astype(np.float32), landmark_box(pts), conf, conf, prev.track_id,
-                                   detected=False, embedding=prev.embedding))
+            out.append(
+                TrackedFace(
+                    pts.astype(np.float32),
+                    landmark_box(pts),
+                    conf,
+                    conf,
+                    prev.track_id,
+                    detected=False,
+                    embedding=prev.embedding,
+                )
+            )
         return out
 
     def _match(self, rgb: np.ndarray, faces: list[TrackedFace]) -> None:

@@ -79,8 +79,21 @@ def test_known_head_turns_are_read_back_with_their_signs(yaw: float, pitch: floa
     A head with the average proportions of an adult (independent of the pose model's own numbers: eye
     corners, nose, chin from anthropometric tables) is turned by a known amount and projected."""
     ids = [27, 30, 33, 36, 39, 42, 45, 8, 48, 54]
-    head = np.array([[0, 35, -20], [0, 0, 0], [0, -12, -13], [-45, 34, -32], [-15, 33, -25], [15, 33, -25],
-                     [45, 34, -32], [0, -65, -18], [-26, -30, -22], [26, -30, -22]], np.float64)
+    head = np.array(
+        [
+            [0, 35, -20],
+            [0, 0, 0],
+            [0, -12, -13],
+            [-45, 34, -32],
+            [-15, 33, -25],
+            [15, 33, -25],
+            [45, 34, -32],
+            [0, -65, -18],
+            [-26, -30, -22],
+            [26, -30, -22],
+        ],
+        np.float64,
+    )
     lm = np.full((68, 2), 500.0)
     lm[ids] = _project_head(yaw, pitch, head)
     # Fill the remaining points between known ones so the roll fit sees a face-like layout.
