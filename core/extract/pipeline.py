@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -48,7 +49,8 @@ class ExtractOptions:
 
     detector: str = opt("dlib-hog", "face detector", choices=lambda: list(DETECTORS))
     landmarker: str = opt("dlib68", "68-point landmarker", choices=lambda: list(LANDMARKERS))
-    weights: str = opt("", "landmarker weights file (fan); default: the model's cache")
+    weights: str = opt("", "landmarker weights file (fan); default: face-alignment's cache")
+    detector_weights: str = opt("", "detector weights file (sfd); default: face-alignment's cache")
     face_type: str = opt(
         "full", "region of the head the aligned crop covers", choices=lambda: list(FACE_TYPES)
     )
@@ -56,7 +58,9 @@ class ExtractOptions:
     min_size: int = opt(0, "drop faces whose box is narrower than this many plate pixels (0: keep all)")
     frames: str | None = opt(None, "frames to extract, farm syntax: 1001-1100, 1001-1100x2, 1001,1005")
     every: int = opt(1, "extract every Nth frame of those")
-    normalise: str = opt("none", "equalise lightness for detection in bad light", choices=NORMALISERS)
+    normalise: str = opt(
+        "none", "equalise lightness for detection and landmarks in bad light", choices=NORMALISERS
+    )
     rotate_retry: bool = opt(False, "when no face is found, try the frame turned 90/180/270 degrees")
     detect_every: int = opt(
         5, "run the detector every N frames and track faces in between (1: always detect)"
@@ -65,6 +69,9 @@ class ExtractOptions:
         960,
         "downscale frames to this width for detection (0: full resolution); faces narrower than "
         "80 x plate width / detect width pixels are found only with --min-size or when no other face is",
+    )
+    ensemble: int = opt(
+        9, "boxes averaged in the final landmark pass: 9 for the steadiest landmarks, 1 for speed (1..9)"
     )
     min_confidence: float = opt(
         0.5,
@@ -92,6 +99,7 @@ class ExtractOptions:
         "detect_every",
         "detect_width",
         "min_confidence",
+        "ensemble",
         "colourspace",
         "embeddings",
         "masks",
@@ -116,6 +124,7 @@ class ExtractOptions:
             (self.min_size >= 0, f"--min-size must be >= 0, got {self.min_size}"),
             (self.every >= 1, f"--every must be >= 1, got {self.every}"),
             (self.detect_every >= 1, f"--detect-every must be >= 1, got {self.detect_every}"),
+            (1 <= self.ensemble <= 9, f"--ensemble must be 1..9, got {self.ensemble}"),
             (
                 self.normalise in NORMALISERS,
                 f"unknown --normalise '{self.normalise}' (choose from: {', '.join(NORMALISERS)})",
@@ -128,6 +137,10 @@ class ExtractOptions:
         for ok, message in checks:
             if not ok:
                 raise InputError(message)
+        if self.weights and not hasattr(LANDMARKERS[self.landmarker].Options(), "weights"):
+            raise InputError(f"--weights is for the fan landmarker; {self.landmarker} ships its own model")
+        if self.detector_weights and not hasattr(DETECTORS[self.detector].Options(), "weights"):
+            raise InputError(f"--detector-weights is for the sfd detector; {self.detector} needs none")
 
     def result_settings(self, colourspace: str) -> dict:
         d = {k: getattr(self, k) for k in self.RESULT_KEYS}
@@ -162,7 +175,11 @@ def settings_hash(settings: dict) -> str:
 def build_tracker(opts: ExtractOptions) -> Tracker:
     """Detector, landmarker and tracker as the options say."""
     det_opts: dict = {"detect_width": opts.detect_width, "min_face": opts.min_size}
-    lmk_opts: dict = {"weights": opts.weights} if opts.weights else {}
+    if opts.detector_weights:
+        det_opts["weights"] = opts.detector_weights
+    lmk_opts: dict = {"ensemble": opts.ensemble}
+    if opts.weights:
+        lmk_opts["weights"] = opts.weights
     finder = FaceFinder(
         make_detector(opts.detector, **det_opts),
         make_landmarker(opts.landmarker, **lmk_opts),
@@ -255,8 +272,6 @@ def extract(
     progress_mode: str = "auto",
 ) -> ExtractSummary:
     """Extract faces from a plate into `shot_dir`; frames already stored are skipped (resume)."""
-    import time
-
     opts = opts or ExtractOptions()
     opts.validate()
     t0 = time.monotonic()

@@ -14,13 +14,16 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facegraft.extract.alignment import canonical_box, eye_distance
+from facegraft.extract.alignment import canonical_box, eye_distance, to_canonical
 from facegraft.extract.detectors import Detector
 from facegraft.extract.landmarkers import Landmarker
-from facegraft.extract.verify import face_check
+from facegraft.extract.verify import cnn_face_check, face_check
 
 SETTLED = 0.02  # landmarks moving less than this (of the eye distance) under another pass are settled
 TRACK_SLACK = 0.5  # a face already tracked is kept down to this much below the new-face threshold
+CLEAR_FACE = 0.9  # new faces verifying below this also need the CNN detector's agreement
+SAME_FACE_NCC = 0.5  # between keyframes, a followed face's crop must correlate this well with the last
+FOLLOWED = 0.08  # a followed face moving less than this under a pass goes straight to the final pass
 MAX_FOLLOW_PASSES = 4  # landmark passes while following a face before it counts as settled
 DRIFT_IOU = 0.85  # below this overlap with the verifying detector's box, landmarks are re-run in that box
 
@@ -36,6 +39,23 @@ class TrackedFace:
     track_id: int = -1
     detected: bool = True
     embedding: np.ndarray | None = None
+    patch: np.ndarray | None = None  # small normalised upright crop, to notice a cut between keyframes
+
+
+def appearance(rgb: np.ndarray, landmarks: np.ndarray, size: int = 24) -> np.ndarray:
+    """(size, size) float32 zero-mean, unit-norm grey crop of the upright inner face: the dot product of two
+    is their normalised cross-correlation (1: the same picture; a cut to something else drops it)."""
+    m = to_canonical(landmarks)
+    scale = np.array([[size, 0, 0], [0, size, 0], [0, 0, 1.0]])
+    grey = cv2.cvtColor(
+        cv2.warpAffine(
+            rgb, (scale @ m)[:2], (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
+        ),
+        cv2.COLOR_RGB2GRAY,
+    ).astype(np.float32)
+    grey -= grey.mean()
+    norm = float(np.linalg.norm(grey))
+    return grey / norm * size if norm > 1e-6 else grey
 
 
 def landmark_box(landmarks: np.ndarray) -> np.ndarray:
@@ -95,6 +115,7 @@ class FaceFinder:
         rolls: tuple[float, ...] = (0.0, 30.0, -30.0),
     ) -> None:
         self.detector = detector
+        self._verdicts: list[tuple[np.ndarray, bool]] = []
         self.landmarker = landmarker
         self.min_confidence = min_confidence
         self.rotate_retry = rotate_retry
@@ -103,25 +124,43 @@ class FaceFinder:
     def locate(self, rgb: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, float]:
         """Best (68, 2) landmarks for the face in `box` and their verification score.
 
-        The landmarker starts from the upright guess and, unless that one is clearly settled, from rolled
-        guesses too. Among those that verify as a face, the one that moves least under one more upright
-        pass wins: a correct fit is a fixed point of the landmarker, a wrong one keeps drifting.
+        The landmarker starts from the upright guess and, unless that one settles cleanly, from rolled
+        guesses too. Each guess is refined until it stops moving and verified; among those that verify as
+        a face, the one that moves least under a last upright pass wins: a correct fit is a fixed point of
+        the landmarker, a wrong one keeps drifting.
         """
         best: tuple[float, np.ndarray, float] | None = None
         fallback: tuple[np.ndarray, float] = (np.zeros((68, 2)), -np.inf)
         for roll in self.rolls:
-            pts, conf = self.settle(rgb, self.landmarker.landmarks(rgb, box, roll))
+            pts, _ = self.converge(rgb, self.landmarker.landmarks(rgb, box, roll))
+            pts, conf = self.settle(rgb, pts)
             if conf < self.min_confidence:
                 if conf > fallback[1]:
                     fallback = (pts, conf)
                 continue
-            again = self.landmarker.refine(rgb, pts, final=True)
-            movement = float(np.linalg.norm(again - pts, axis=1).mean() / max(eye_distance(pts), 1e-6))
+            pts, movement = self.converge(rgb, pts)
             if best is None or movement < best[0]:
-                best = (movement, again, conf)
+                best = (movement, pts, conf)
             if movement < SETTLED and conf > 0.5:
                 break
-        return (best[1], best[2]) if best is not None else fallback
+        if best is None:
+            return fallback
+        return self.landmarker.refine(rgb, best[1], final=True), best[2]
+
+    def converge(
+        self, rgb: np.ndarray, pts: np.ndarray, passes: int = 4, settled: float = SETTLED
+    ) -> tuple[np.ndarray, float]:
+        """Upright landmark passes from `pts` until they move less than `settled` eye distances (at most
+        `passes`); returns the landmarks and the last movement."""
+        pts = np.asarray(pts, np.float64)
+        moved = np.inf
+        for _ in range(passes):
+            new = self.landmarker.refine(rgb, pts)
+            moved = float(np.linalg.norm(new - pts, axis=1).mean() / max(eye_distance(pts), 1e-6))
+            pts = new
+            if moved < settled:
+                break
+        return pts, moved
 
     def settle(self, rgb: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, float]:
         """Verify landmarks; where the verifying detector boxes the upright face differently (the landmarks
@@ -153,6 +192,16 @@ class FaceFinder:
                 return faces
         return []
 
+    def _second_opinion(self, rgb: np.ndarray, pts: np.ndarray, lbox: np.ndarray) -> bool:
+        """A CNN detector's verdict on a candidate that verified only weakly (~0.1 s, so rare); verdicts are
+        remembered by place, so a face-like patch in a locked-off plate is judged once, not every keyframe."""
+        for box, verdict in self._verdicts:
+            if box_iou(box, lbox) > 0.5:
+                return verdict
+        verdict = cnn_face_check(rgb, pts)
+        self._verdicts = [*self._verdicts[-31:], (lbox, verdict)]
+        return verdict
+
     def _find_upright(self, rgb: np.ndarray, known: list[np.ndarray]) -> list[TrackedFace]:
         faces: list[TrackedFace] = []
         for det in self.detector.detect(rgb):
@@ -163,9 +212,13 @@ class FaceFinder:
             if conf < self.min_confidence:
                 continue
             lbox = landmark_box(pts)
+            if conf < CLEAR_FACE and not self._second_opinion(rgb, pts, lbox):
+                continue
             if any(box_iou(lbox, landmark_box(f.landmarks)) > 0.4 for f in faces):
                 continue  # a second box on a face already found
-            faces.append(TrackedFace(pts.astype(np.float32), det.box, det.score, conf))
+            faces.append(
+                TrackedFace(pts.astype(np.float32), det.box, det.score, conf, patch=appearance(rgb, pts))
+            )
         return faces
 
 
@@ -203,7 +256,7 @@ class Tracker:
             self.previous = faces
             return faces
         keyframe = position % self.detect_every == 0
-        followed = self._follow(rgb) if self.previous else []
+        followed = self._follow(rgb, verify=keyframe) if self.previous else []
         if followed is None:
             faces = self.finder.find(rgb)
             self._match(rgb, faces)
@@ -217,27 +270,27 @@ class Tracker:
         self.previous = faces
         return faces
 
-    def _follow(self, rgb: np.ndarray, verify: bool = True) -> list[TrackedFace] | None:
+    def _follow(self, rgb: np.ndarray, verify: bool) -> list[TrackedFace] | None:
         """Faces followed from the previous frame, or None when any track is lost (then detect).
 
         The landmarker re-runs from the previous landmarks until they settle (a fast move needs a few
-        passes), every followed face is verified as a face on its upright crop (a cut to another shot or
-        a face leaving the frame loses the track), then the averaged final pass places the landmarks.
+        passes). On keyframes each followed face is verified as a face on its upright crop; between them
+        its upright crop must still look like the last one (a cut, or a face leaving the frame, loses the
+        track). Then the averaged final pass places the landmarks.
         """
         lm = self.finder.landmarker
         out = []
         for prev in self.previous:
-            pts = np.asarray(prev.landmarks, np.float64)
-            for _ in range(MAX_FOLLOW_PASSES):
-                new = lm.refine(rgb, pts)
-                moved = float(np.linalg.norm(new - pts, axis=1).mean() / max(eye_distance(pts), 1e-6))
-                pts = new
-                if moved < SETTLED:
-                    break
-            pts, conf = self.finder.settle(rgb, pts)
-            if conf < self.finder.min_confidence - TRACK_SLACK:
-                return None
+            pts, _ = self.finder.converge(rgb, prev.landmarks, MAX_FOLLOW_PASSES, FOLLOWED)
+            conf = prev.confidence
+            if verify:
+                pts, conf = self.finder.settle(rgb, pts)
+                if conf < self.finder.min_confidence - TRACK_SLACK:
+                    return None
             pts = lm.refine(rgb, pts, final=True)
+            patch = appearance(rgb, pts)
+            if not verify and prev.patch is not None and float((patch * prev.patch).mean()) < SAME_FACE_NCC:
+                return None
             out.append(
                 TrackedFace(
                     pts.astype(np.float32),
@@ -247,6 +300,7 @@ class Tracker:
                     prev.track_id,
                     detected=False,
                     embedding=prev.embedding,
+                    patch=patch,
                 )
             )
         return out

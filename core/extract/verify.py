@@ -7,11 +7,14 @@ at the wrong roll, does not. Cost: about a millisecond per candidate.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
 from facegraft.extract.alignment import canonical_box, to_canonical
 from facegraft.extract.detectors import shared_hog
+from facegraft.extract.model_files import shipped_model
 
 FACE_PX = 100  # canonical box side in the verification crop: HOG's window is 80 px
 NO_FACE = -2.0
@@ -29,15 +32,18 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def face_check(rgb: np.ndarray, landmarks: np.ndarray) -> tuple[float, np.ndarray | None]:
-    """HOG score of the upright face that `landmarks` (68, 2) outline in the (H, W, 3) uint8 frame, and the
-    box HOG puts around it in canonical units (None when it finds none there).
+@lru_cache(maxsize=1)
+def _mmod():
+    import dlib
 
-    The score is NO_FACE (-2) when nothing face-like sits where the landmarks say; ~0 is a weak face and
-    >0.5 a clear one. Comparing the box with `canonical_box()` tells whether the landmarks drifted in scale.
-    """
+    return dlib.cnn_face_detection_model_v1(str(shipped_model("mmod")))
+
+
+def _upright(rgb: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """The (S, S, 3) upright crop used for verification, the expected face box in it, its scale (crop px
+    per canonical unit) and its origin in canonical units."""
     cb = canonical_box()
-    k = FACE_PX / float(cb[2] - cb[0])  # crop pixels per canonical unit
+    k = FACE_PX / float(cb[2] - cb[0])
     margin = 0.35 * (cb[2] - cb[0])
     origin = cb[:2] - margin
     size = int(np.ceil(k * (cb[2] - cb[0] + 2 * margin)))
@@ -47,7 +53,31 @@ def face_check(rgb: np.ndarray, landmarks: np.ndarray) -> tuple[float, np.ndarra
     expected = np.array(
         [k * (cb[0] - origin[0]), k * (cb[1] - origin[1]), k * (cb[2] - origin[0]), k * (cb[3] - origin[1])]
     )
-    rects, scores, idx = _hog().run(np.ascontiguousarray(crop), 0, -1.0)
+    return np.ascontiguousarray(crop), expected, k, origin
+
+
+def cnn_face_check(rgb: np.ndarray, landmarks: np.ndarray) -> bool:
+    """dlib's CNN (MMOD) detector finds a face where the landmarks say: slower (~0.1 s) and much harder to
+    fool than HOG, so it settles candidates that HOG verified only weakly."""
+    crop, expected, _, _ = _upright(rgb, landmarks)
+    return any(
+        _iou(
+            np.array([d.rect.left(), d.rect.top(), d.rect.right() + 1, d.rect.bottom() + 1], float), expected
+        )
+        > 0.3
+        for d in _mmod()(crop, 0)
+    )
+
+
+def face_check(rgb: np.ndarray, landmarks: np.ndarray) -> tuple[float, np.ndarray | None]:
+    """HOG score of the upright face that `landmarks` (68, 2) outline in the (H, W, 3) uint8 frame, and the
+    box HOG puts around it in canonical units (None when it finds none there).
+
+    The score is NO_FACE (-2) when nothing face-like sits where the landmarks say; ~0 is a weak face and
+    >0.5 a clear one. Comparing the box with `canonical_box()` tells whether the landmarks drifted in scale.
+    """
+    crop, expected, k, origin = _upright(rgb, landmarks)
+    rects, scores, idx = _hog().run(crop, 0, -1.0)
     best, best_box = NO_FACE, None
     for r, s, i in zip(rects, scores, idx):
         found = np.array([r.left(), r.top(), r.right() + 1, r.bottom() + 1], float)
