@@ -77,7 +77,7 @@ def face_check(rgb: np.ndarray, landmarks: np.ndarray) -> tuple[float, np.ndarra
     >0.5 a clear one. Comparing the box with `canonical_box()` tells whether the landmarks drifted in scale.
     """
     crop, expected, k, origin = _upright(rgb, landmarks)
-    rects, scores, idx = _hog().run(crop, 0, -1.0)
+    rects, scores, idx = _hog().run(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), 0, -1.0)
     best, best_box = NO_FACE, None
     for r, s, i in zip(rects, scores, idx):
         found = np.array([r.left(), r.top(), r.right() + 1, r.bottom() + 1], float)
