@@ -1,0 +1,1 @@
+"""The train stage: DF/LIAE autoencoders, their data pipeline, losses and crash-safe checkpoints."""
