@@ -1,0 +1,1 @@
+"""The merge stage: colour transfer, mask shaping, blending and the pass writers."""
