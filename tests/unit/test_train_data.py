@@ -94,3 +94,38 @@ def test_colour_augmentation_changes_light_not_layout(photos):
     assert corr > 0.9
     eq = clahe(face)
     assert eq.std() >= face.std() * 0.9
+
+
+def test_batches_pair_warped_inputs_with_clean_targets_and_masks(shot):
+    from facegraft.train.sampler import SampleOptions, batch_for_seed
+
+    fs = load_faceset(shot, 64)
+    b = batch_for_seed(fs, fs, 4, seed=7, opts=SampleOptions())
+    assert b["src_in"].shape == (4, 64, 64, 3) and b["dst_mask"].shape == (4, 64, 64, 1)
+    assert all(0.0 <= float(v.min()) and float(v.max()) <= 1.0 for v in b.values())
+    # Inputs are bent versions of the targets: close but not equal.
+    d = np.abs(b["src_in"] - b["src_target"]).mean()
+    assert 0.005 < d < 0.2
+    # Masks cover the face centre and leave the crop corners empty.
+    assert b["src_mask"][:, 32, 32, 0].min() > 0.5 and b["src_mask"][:, 0, 0, 0].max() == 0
+    # Same seed, same batch; another seed, another batch.
+    again = batch_for_seed(fs, fs, 4, seed=7, opts=SampleOptions())
+    assert all(np.array_equal(b[k], again[k]) for k in b)
+    other = batch_for_seed(fs, fs, 4, seed=8, opts=SampleOptions())
+    assert not np.array_equal(b["src_in"], other["src_in"])
+
+
+def test_colour_transfer_in_training_recolours_source_faces_like_destination(shot):
+    from facegraft.train.sampler import SampleOptions, batch_for_seed
+
+    src = load_faceset(shot, 64)
+    dst = load_faceset(shot, 64)
+    dst.images = np.clip(dst.images.astype(int) * np.array([0.6, 0.8, 1.3]), 0, 255).astype(np.uint8)
+    opts = SampleOptions(random_warp=False, random_flip=False, colour_aug=False)
+    plain = batch_for_seed(src, dst, 4, seed=1, opts=opts)
+    opts.ct_mode = "rct"
+    moved = batch_for_seed(src, dst, 4, seed=1, opts=opts)
+    dst_mean = dst.images.reshape(-1, 3).mean(0) / 255
+    assert np.linalg.norm(moved["src_target"].reshape(-1, 3).mean(0) - dst_mean) < 0.5 * np.linalg.norm(
+        plain["src_target"].reshape(-1, 3).mean(0) - dst_mean
+    )
