@@ -52,6 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(p, ExtractOptions)
     _add_common(p)
 
+    t = sub.add_parser("train", help="train a face-swap model on a source and a destination shot")
+    t.add_argument("--src", required=True, help="source shot folder (the identity to put on)")
+    t.add_argument("--dst", required=True, help="destination shot folder (the plate's faces)")
+    t.add_argument("--model", required=True, help="model folder (created, or resumed)")
+    from facegraft.train.options import SampleOptions, TrainOptions
+
+    add_arguments(t, TrainOptions, exclude=("sampling",))
+    add_arguments(t, SampleOptions)
+    _add_common(t)
+
     a = sub.add_parser("alignments", help="inspect and edit a shot's alignments store")
     asub = a.add_subparsers(dest="job", required=True, metavar="JOB", parser_class=_Parser)
     e = asub.add_parser("export", help="write the faces as JSON in plate pixel coordinates")
@@ -97,6 +107,31 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from facegraft.train.options import SampleOptions, TrainOptions
+    from facegraft.train.trainer import train
+
+    opts = from_namespace(TrainOptions, args, sampling=from_namespace(SampleOptions, args))
+    s = train(args.src, args.dst, args.model, opts, progress_mode="quiet" if args.quiet else args.progress)
+    summary = {
+        "model": str(s.model_dir),
+        "iteration": s.iteration,
+        "first_loss": s.first_loss,
+        "last_loss": s.last_loss,
+        "seconds": round(s.seconds, 1),
+        "samples_per_s": round(s.samples_per_s, 1),
+        "resumed_from": s.resumed_from,
+    }
+    if args.progress == "json":
+        print(json.dumps({"task": "train", "event": "summary", **summary}))
+    elif not args.quiet:
+        print(
+            f"trained {args.model} to step {s.iteration}: loss {s.first_loss} -> {s.last_loss}, "
+            f"{s.samples_per_s:.1f} samples/s"
+        )
+    return 0
+
+
 def cmd_alignments(args: argparse.Namespace) -> int:
     from facegraft.store import jobs
     from facegraft.store.alignments import AlignmentsStore
@@ -137,7 +172,7 @@ def _say(args: argparse.Namespace, text: str) -> None:
         print(text)
 
 
-COMMANDS = {"extract": cmd_extract, "alignments": cmd_alignments}
+COMMANDS = {"extract": cmd_extract, "train": cmd_train, "alignments": cmd_alignments}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,50 @@
+"""Options of `facegraft train`, declared once for the CLI, the service and host panels (no torch here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from facegraft.options import opt
+from facegraft.train.sampler import SampleOptions
+
+ARCHS = ("df", "liae")
+
+__all__ = ["ARCHS", "SampleOptions", "TrainOptions"]
+
+
+@dataclass
+class TrainOptions:
+    """Everything `facegraft train` can be told (model shape options live in ModelConfig)."""
+
+    arch: str = opt("df", "architecture: df (one decoder per identity) or liae", choices=ARCHS)
+    resolution: int = opt(64, "face resolution the model learns (64..512, a multiple of 16)")
+    face_type: str = opt("full", "face type of the facesets")
+    ae_dims: int = opt(256, "autoencoder bottleneck width")
+    e_dims: int = opt(64, "encoder channels")
+    d_dims: int = opt(64, "decoder channels")
+    d_mask_dims: int = opt(22, "mask decoder channels")
+    batch: int = opt(8, "faces of each identity per step")
+    iterations: int = opt(0, "stop after this many steps in total (0: use --minutes)")
+    minutes: float = opt(0.0, "stop after this many minutes of this run (0: use --iterations)")
+    lr: float = opt(5e-5, "Adam learning rate")
+    clip_grad: float = opt(1.0, "gradient norm clip (0: off)")
+    save_every: int = opt(200, "steps between checkpoints")
+    preview_every: int = opt(100, "steps between preview images")
+    keep: int = opt(3, "checkpoints kept besides the best one")
+    workers: int = opt(1, "data loader processes")
+    seed: int = opt(0, "random seed")
+    bf16: bool = opt(False, "bf16 autocast (faster on CPUs with avx512_bf16 and on GPUs)")
+    sampling: SampleOptions = field(default_factory=SampleOptions)
+
+    def model_config(self):  # -> ModelConfig (imported late: it needs torch)
+        from facegraft.train.models import ModelConfig
+
+        return ModelConfig(
+            arch=self.arch,
+            resolution=self.resolution,
+            face_type=self.face_type,
+            ae_dims=self.ae_dims,
+            e_dims=self.e_dims,
+            d_dims=self.d_dims,
+            d_mask_dims=self.d_mask_dims,
+        )

@@ -1,0 +1,179 @@
+"""The train stage: learn both identities with a shared encoder, save crash-safe checkpoints, write previews.
+
+`train(opts)` loads the two facesets, builds or resumes the model (its config saved with each checkpoint;
+a resumed run refuses shape-changing options), and runs Adam on the masked face loss. Batches come from
+worker processes (`loader.py`) so augmentation never starves the optimiser.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from facegraft import __version__
+from facegraft.errors import InputError
+from facegraft.progress import Progress
+from facegraft.train.checkpoint import CheckpointStore
+from facegraft.train.faceset import load_faceset
+from facegraft.train.loader import BatchLoader
+from facegraft.train.losses import mask_loss, masked_face_loss
+from facegraft.train.models import ModelConfig, build_model
+from facegraft.train.options import TrainOptions
+from facegraft.train.preview import write_loss_plot, write_preview
+
+
+@dataclass
+class TrainSummary:
+    model_dir: Path
+    iteration: int
+    first_loss: float | None
+    last_loss: float | None
+    seconds: float
+    samples_per_s: float
+    resumed_from: int | None = None
+
+
+def _to_tensor(batch: dict[str, np.ndarray], key: str) -> torch.Tensor:
+    return torch.from_numpy(batch[key]).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
+
+
+def step_loss(model: torch.nn.Module, batch: dict[str, np.ndarray], bf16: bool = False) -> torch.Tensor:
+    """The training loss of one batch: masked face loss and mask loss for both identities."""
+    t = {k: _to_tensor(batch, k) for k in batch}
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        out = model(t["src_in"], t["dst_in"])
+    loss = 0.0
+    for who in ("src", "dst"):
+        rec, pm = out[f"{who}_rec"].float(), out[f"{who}_mask"].float()
+        loss = loss + masked_face_loss(rec, t[f"{who}_target"], t[f"{who}_mask"])
+        loss = loss + mask_loss(pm, t[f"{who}_mask"])
+    return loss
+
+
+def train(
+    src: str | Path,
+    dst: str | Path,
+    model_dir: str | Path,
+    opts: TrainOptions | None = None,
+    progress_mode: str = "auto",
+) -> TrainSummary:
+    """Train (or resume) the model in `model_dir` on the source and destination shot folders."""
+    opts = opts or TrainOptions()
+    if opts.iterations <= 0 and opts.minutes <= 0:
+        raise InputError("give --iterations or --minutes")
+    torch.set_flush_denormal(True)  # denormals made one optimiser step take ~600 ms on this CPU
+    torch.manual_seed(opts.seed)
+    # Loader processes and torch's threads must not fight over the same cores.
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) - opts.workers))
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    store = CheckpointStore(model_dir, keep=opts.keep)
+    latest = store.load_latest(fallback=True)
+    cfg = opts.model_config()
+    if latest is not None:
+        saved = ModelConfig.from_dict(latest.state["config"])
+        changed = saved.compatible_with(cfg)
+        if changed:
+            raise InputError(
+                f"the model was created with other {', '.join(changed)}; keep them to resume "
+                "or train into a new folder",
+                model_dir,
+            )
+        cfg = saved
+    model = build_model(cfg).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=(0.5, 0.999))
+    iteration = 0
+    history: list[float] = []
+    if latest is not None:
+        store.restore(model, optimizer, latest)
+        iteration = int(latest.iteration)
+        history = list(latest.state.get("loss_history", []))
+    src_fs = load_faceset(src, cfg.resolution, cfg.face_type)
+    dst_fs = load_faceset(dst, cfg.resolution, cfg.face_type)
+    preview_seed = 10_000_000 + opts.seed
+    from facegraft.train.sampler import batch_for_seed
+
+    preview_batch = batch_for_seed(
+        src_fs,
+        dst_fs,
+        4,
+        preview_seed,
+        dataclasses.replace(
+            opts.sampling, random_warp=False, random_flip=False, colour_aug=False, ct_mode="none"
+        ),
+    )
+    target = opts.iterations if opts.iterations > 0 else None
+    total = (target - iteration) if target else 0
+    progress = Progress(max(total, 0), "train", progress_mode, unit="steps")
+    start, first_loss, last_loss = time.monotonic(), None, None
+    deadline = start + opts.minutes * 60 if opts.minutes > 0 else math.inf
+    resumed_from = iteration if latest is not None else None
+
+    def save() -> None:
+        state = {
+            "config": cfg.to_dict(),
+            "loss_history": history[-5000:],
+            "engine": __version__,
+            "options": {k: v for k, v in dataclasses.asdict(opts).items() if k != "sampling"},
+        }
+        store.save(model, optimizer, iteration, state, last_loss)
+
+    with BatchLoader(
+        src_fs,
+        dst_fs,
+        opts.batch,
+        opts.sampling,
+        seed=opts.seed * 1_000_003 + iteration,
+        workers=opts.workers,
+    ) as loader:
+        try:
+            while (target is None or iteration < target) and time.monotonic() < deadline:
+                batch = next(loader)
+                loss = step_loss(model, batch, opts.bf16)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if opts.clip_grad > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), opts.clip_grad)
+                optimizer.step()
+                iteration += 1
+                last_loss = float(loss.detach())
+                first_loss = last_loss if first_loss is None else first_loss
+                history.append(last_loss)
+                progress.update(
+                    1,
+                    it=iteration,
+                    loss=f"{last_loss:.4f}",
+                    samples_s=f"{2 * opts.batch * progress.rate():.1f}",
+                )
+                if iteration % opts.preview_every == 0:
+                    write_preview(model, preview_batch, model_dir / "preview.png")
+                    write_loss_plot(history, model_dir / "loss.png")
+                if iteration % opts.save_every == 0:
+                    save()
+        except BaseException:
+            progress.fail()
+            raise
+    if resumed_from is None or iteration > resumed_from:
+        if iteration % opts.save_every != 0:  # otherwise the loop has just saved this step
+            save()
+        write_preview(model, preview_batch, model_dir / "preview.png")
+        write_loss_plot(history, model_dir / "loss.png")
+    progress.close()
+    seconds = time.monotonic() - start
+    steps = iteration - (resumed_from or 0)
+    return TrainSummary(
+        model_dir,
+        iteration,
+        first_loss,
+        last_loss,
+        seconds,
+        2 * opts.batch * steps / seconds if seconds > 0 else 0.0,
+        resumed_from,
+    )
