@@ -14,8 +14,8 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from facegraft.errors import InputError
 from facegraft.extract.model_files import require_file, shipped_model, torch_hub_checkpoints
+from facegraft.registry import lookup
 
 
 @dataclass
@@ -205,8 +205,5 @@ DETECTORS: dict[str, type[Detector]] = {
 
 def make_detector(name: str, **options: object) -> Detector:
     """The detector registered as `name`, built with its options; InputError for an unknown name."""
-    try:
-        cls = DETECTORS[name]
-    except KeyError:
-        raise InputError(f"unknown detector '{name}' (choose from: {', '.join(DETECTORS)})") from None
+    cls = lookup(DETECTORS, name, "detector")
     return cls(cls.Options(**options))

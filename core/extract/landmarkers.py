@@ -13,7 +13,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from facegraft.errors import InputError, ModelFileError
+from facegraft.errors import ModelFileError
 from facegraft.extract.alignment import (
     canonical_box,
     invert_affine,
@@ -23,6 +23,7 @@ from facegraft.extract.alignment import (
     umeyama,
 )
 from facegraft.extract.model_files import require_file, shipped_model, torch_hub_checkpoints
+from facegraft.registry import lookup
 
 
 @dataclass
@@ -231,10 +232,7 @@ LANDMARKERS: dict[str, type[Landmarker]] = {cls.name: cls for cls in (Dlib68Land
 
 def make_landmarker(name: str, **options: object) -> Landmarker:
     """The landmarker registered as `name`, built with its options; InputError for an unknown name."""
-    try:
-        cls = LANDMARKERS[name]
-    except KeyError:
-        raise InputError(f"unknown landmarker '{name}' (choose from: {', '.join(LANDMARKERS)})") from None
+    cls = lookup(LANDMARKERS, name, "landmarker")
     return cls(cls.Options(**options))
 
 

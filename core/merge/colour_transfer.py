@@ -102,6 +102,29 @@ def _rotations(rng: np.random.Generator, n: int) -> list[np.ndarray]:
     return out
 
 
+def _sliced_transfer(
+    src: np.ndarray,
+    ref: np.ndarray,
+    src_mask: np.ndarray | None,
+    ref_mask: np.ndarray | None,
+    iterations: int,
+    step: float,
+    seed: int,
+) -> np.ndarray:
+    """Along `iterations` random orthonormal bases, move `src`'s colours `step` of the way to the 1D
+    quantile match of each marginal with `ref`'s."""
+    rng = np.random.default_rng(seed)
+    out = src.reshape(-1, 3).astype(np.float64)
+    sel = None if src_mask is None else (src_mask.reshape(-1) > 0.5)
+    r = _pixels(ref, ref_mask)
+    for rot in _rotations(rng, iterations):
+        o_rot, r_rot = out @ rot, r @ rot
+        s_rot = o_rot if sel is None or sel.sum() < 16 else o_rot[sel]
+        moved = np.stack([_match_1d(o_rot[:, k], s_rot[:, k], r_rot[:, k]) for k in range(3)], axis=1)
+        out = out + step * ((moved - o_rot) @ rot.T)
+    return out.reshape(src.shape).astype(np.float32)
+
+
 def idt(
     src: np.ndarray,
     ref: np.ndarray,
@@ -111,18 +134,8 @@ def idt(
     seed: int = 0,
 ) -> np.ndarray:
     """Iterative distribution transfer (Pitie et al.): along random 3D rotations, match each 1D marginal of
-    `src` to `ref`'s; the whole 3D colour distribution converges to `ref`'s."""
-    rng = np.random.default_rng(seed)
-    out = src.reshape(-1, 3).astype(np.float64)
-    sel = None if src_mask is None else (src_mask.reshape(-1) > 0.5)
-    r = _pixels(ref, ref_mask)
-    for rot in _rotations(rng, iterations):
-        o_rot, r_rot = out @ rot, r @ rot
-        s_rot = o_rot if sel is None or sel.sum() < 16 else o_rot[sel]
-        for k in range(3):
-            o_rot[:, k] = _match_1d(o_rot[:, k], s_rot[:, k], r_rot[:, k])
-        out = o_rot @ rot.T
-    return out.reshape(src.shape).astype(np.float32)
+    `src` to `ref`'s fully; the whole 3D colour distribution converges to `ref`'s."""
+    return _sliced_transfer(src, ref, src_mask, ref_mask, iterations, 1.0, seed)
 
 
 def sot(
@@ -134,20 +147,9 @@ def sot(
     step: float = 0.5,
     seed: int = 0,
 ) -> np.ndarray:
-    """Sliced optimal transport: move `src`'s colours a `step` of the way along the 1D optimal transport
-    displacement to `ref` (quantile matching) on random orthonormal directions, many times: a relaxed,
-    smoother cousin of `idt`."""
-    rng = np.random.default_rng(seed)
-    out = src.reshape(-1, 3).astype(np.float64)
-    sel = None if src_mask is None else (src_mask.reshape(-1) > 0.5)
-    r = _pixels(ref, ref_mask)
-    for rot in _rotations(rng, iterations):
-        o_rot = out @ rot
-        s_rot = o_rot if sel is None or sel.sum() < 16 else o_rot[sel]
-        r_rot = r @ rot
-        moved = np.stack([_match_1d(o_rot[:, k], s_rot[:, k], r_rot[:, k]) for k in range(3)], axis=1)
-        out = out + step * ((moved - o_rot) @ rot.T)
-    return out.reshape(src.shape).astype(np.float32)
+    """Sliced optimal transport: the same 1D optimal transport moves as `idt`, taken a `step` of the way
+    each time over more directions: a relaxed, smoother result."""
+    return _sliced_transfer(src, ref, src_mask, ref_mask, iterations, step, seed)
 
 
 def hist_match(
