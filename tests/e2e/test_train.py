@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from facegraft.errors import StoreError
 from facegraft.extract.pipeline import ExtractOptions, extract
 from facegraft.sample_plates import camera_path, render, write_png_sequence
 from facegraft.train.checkpoint import CheckpointStore
@@ -119,3 +120,69 @@ def test_a_tampered_checkpoint_is_never_trained_over(shots, tmp_path):
     proc = _train(shots, model, "--iterations", "4", check=False)
     assert proc.returncode == 2
     assert "checksum" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _has_save(model) -> bool:
+    """A save is listed (read while the trainer may be pruning old ones, so errors mean 'not yet')."""
+    try:
+        return bool(CheckpointStore(model).list_saves())
+    except (OSError, StoreError):
+        return False
+
+
+def test_killed_training_resumes_from_its_last_save_every_time(shots, tmp_path):
+    """kill -9 at random moments (during steps and during saves), three times: each rerun resumes from a
+    verified save no older than the previous one, and the last run reaches the target with an unbroken
+    loss history."""
+    import random
+    import signal
+    import time
+
+    model = tmp_path / "model"
+    target = 400
+    cmd = [
+        sys.executable,
+        "-m",
+        "facegraft",
+        "train",
+        "--src",
+        str(shots / "src_shot"),
+        "--dst",
+        str(shots / "dst_shot"),
+        "--model",
+        str(model),
+        *TINY,
+        "--iterations",
+        str(target),
+        "--save-every",
+        "3",
+        "--preview-every",
+        "1000",
+        "--progress",
+        "quiet",
+    ]
+    rng = random.Random(5)
+    last_resume = 0
+    for _ in range(3):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while not _has_save(model):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.2, 2.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        proc.stderr.close()
+        ckpt = CheckpointStore(model).load_latest(fallback=False)  # the newest save verifies: never corrupt
+        assert ckpt.iteration >= last_resume
+        assert len(ckpt.state["loss_history"]) == ckpt.iteration
+        last_resume = ckpt.iteration
+    finish = last_resume + 6
+    final_cmd = [*cmd[:-2], "--progress", "json"]
+    final_cmd[final_cmd.index(str(target))] = str(finish)
+    final = subprocess.run(final_cmd, capture_output=True, text=True, timeout=600)
+    assert final.returncode == 0, final.stderr
+    summary = [json.loads(x) for x in final.stdout.splitlines() if '"summary"' in x][-1]
+    assert summary["resumed_from"] == last_resume and summary["iteration"] == finish
+    assert len(CheckpointStore(model).load_latest().state["loss_history"]) == finish
