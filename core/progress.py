@@ -109,6 +109,15 @@ class Progress:
             )
             return
         extra = " ".join(f"{k}={v}" for k, v in self.fields.items())
+        if not self.total:  # open-ended (e.g. training for N minutes): count and rate only
+            text = f"{self.task}: {self.done} {self.unit} {rate:.1f}/s {extra}".rstrip()
+            self.stream.write(
+                ("\r\033[K" if self.mode == "bar" else "")
+                + text
+                + ("\n" if final or self.mode != "bar" else "")
+            )
+            self.stream.flush()
+            return
         text = (
             f"{self.task}: {self.done}/{self.total} {self.unit} {rate:.1f}/s "
             f"ETA {_fmt_time(eta) if eta is not None else '--:--'} {extra}"

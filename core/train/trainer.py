@@ -110,7 +110,7 @@ def train(
         ),
     )
     target = opts.iterations if opts.iterations > 0 else None
-    total = (target - iteration) if target else 0
+    total = (target - iteration) if target else 0  # 0: open-ended (--minutes)
     progress = Progress(max(total, 0), "train", progress_mode, unit="steps")
     start, first_loss, last_loss = time.monotonic(), None, None
     deadline = start + opts.minutes * 60 if opts.minutes > 0 else math.inf
