@@ -17,10 +17,8 @@ from facegraft.errors import ModelFileError
 from facegraft.extract.alignment import (
     canonical_box,
     invert_affine,
-    mean_face,
     to_canonical,
     transform_points,
-    umeyama,
 )
 from facegraft.extract.model_files import require_file, shipped_model, torch_hub_checkpoints
 from facegraft.registry import lookup
@@ -234,19 +232,3 @@ def make_landmarker(name: str, **options: object) -> Landmarker:
     """The landmarker registered as `name`, built with its options; InputError for an unknown name."""
     cls = lookup(LANDMARKERS, name, "landmarker")
     return cls(cls.Options(**options))
-
-
-def shape_residual(landmarks: np.ndarray) -> float:
-    """RMS distance, in inner-face units, between landmarks and the mean face after a similarity fit.
-
-    Small for a plausible face (~0.02-0.05); large when the landmarker lost the face.
-    """
-    pts = np.asarray(landmarks, np.float64)
-    fitted = transform_points(pts, umeyama(pts, mean_face()))
-    return float(np.sqrt(((fitted - mean_face()) ** 2).sum(1).mean()))
-
-
-def roughly_upright(landmarks: np.ndarray) -> bool:
-    """True when the landmarks look like a face the right way up (eyes above the mouth)."""
-    m = to_canonical(landmarks)
-    return bool(m[1, 1] > 0)

@@ -84,8 +84,3 @@ def face_check(rgb: np.ndarray, landmarks: np.ndarray) -> tuple[float, np.ndarra
         if i == 0 and _iou(found, expected) > 0.3 and s > best:  # the frontal, upright sub-detector only
             best, best_box = float(s), found / k + np.tile(origin, 2)
     return best, best_box
-
-
-def face_confidence(rgb: np.ndarray, landmarks: np.ndarray) -> float:
-    """The score part of `face_check`."""
-    return face_check(rgb, landmarks)[0]
