@@ -50,8 +50,9 @@ def shots(tmp_path_factory, photos):
     return root
 
 
-def _train(shots, model, *extra, check=True):
-    cmd = [
+def _cmd(shots, model, *extra) -> list[str]:
+    """`facegraft train` on the two test shots into `model`, with the tiny model's options and `extra`."""
+    return [
         sys.executable,
         "-m",
         "facegraft",
@@ -62,11 +63,12 @@ def _train(shots, model, *extra, check=True):
         str(shots / "dst_shot"),
         "--model",
         str(model),
-        *TINY,
-        "--progress",
-        "json",
         *extra,
     ]
+
+
+def _train(shots, model, *extra, check=True):
+    cmd = _cmd(shots, model, *TINY, "--progress", "json", *extra)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if check:
         assert proc.returncode == 0, proc.stderr
@@ -140,17 +142,9 @@ def test_killed_training_resumes_from_its_last_save_every_time(shots, tmp_path):
 
     model = tmp_path / "model"
     target = 400
-    cmd = [
-        sys.executable,
-        "-m",
-        "facegraft",
-        "train",
-        "--src",
-        str(shots / "src_shot"),
-        "--dst",
-        str(shots / "dst_shot"),
-        "--model",
-        str(model),
+    cmd = _cmd(
+        shots,
+        model,
         *TINY,
         "--iterations",
         str(target),
@@ -160,7 +154,7 @@ def test_killed_training_resumes_from_its_last_save_every_time(shots, tmp_path):
         "1000",
         "--progress",
         "quiet",
-    ]
+    )
     rng = random.Random(5)
     last_resume = 0
     for _ in range(3):
@@ -199,17 +193,9 @@ def test_a_few_minutes_of_training_moves_the_swap_towards_the_source_identity(sh
 
     model = tmp_path / "model"
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "facegraft",
-            "train",
-            "--src",
-            str(shots / "src_shot"),
-            "--dst",
-            str(shots / "dst_shot"),
-            "--model",
-            str(model),
+        _cmd(
+            shots,
+            model,
             "--resolution",
             "64",
             "--ae-dims",
@@ -233,7 +219,7 @@ def test_a_few_minutes_of_training_moves_the_swap_towards_the_source_identity(sh
             "300",
             "--progress",
             "quiet",
-        ],
+        ),
         capture_output=True,
         text=True,
         timeout=1200,
