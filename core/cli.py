@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -121,7 +122,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         "seconds": round(s.seconds, 1),
         "samples_per_s": round(s.samples_per_s, 1),
         "resumed_from": s.resumed_from,
+        "ranks": s.ranks,
+        "ranks_agree": s.ranks_agree,
     }
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under torchrun, rank 0 reports for all
     if args.progress == "json":
         print(json.dumps({"task": "train", "event": "summary", **summary}))
     elif not args.quiet:

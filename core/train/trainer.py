@@ -20,6 +20,7 @@ import torch
 from facegraft import __version__
 from facegraft.errors import InputError
 from facegraft.progress import Progress
+from facegraft.train import distributed
 from facegraft.train.checkpoint import CheckpointStore
 from facegraft.train.faceset import load_faceset
 from facegraft.train.loader import BatchLoader
@@ -38,6 +39,8 @@ class TrainSummary:
     seconds: float
     samples_per_s: float
     resumed_from: int | None = None
+    ranks: int = 1
+    ranks_agree: bool = True
 
 
 def _to_tensor(batch: dict[str, np.ndarray], key: str) -> torch.Tensor:
@@ -68,10 +71,15 @@ def train(
     opts = opts or TrainOptions()
     if opts.iterations <= 0 and opts.minutes <= 0:
         raise InputError("give --iterations or --minutes")
+    info = distributed.setup()
+    if info.enabled and opts.iterations <= 0:
+        raise InputError("training on several ranks needs --iterations (ranks must stop at the same step)")
     torch.set_flush_denormal(True)  # denormals made one optimiser step take ~600 ms on this CPU
     torch.manual_seed(opts.seed)
     # Loader processes and torch's threads must not fight over the same cores.
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) - opts.workers))
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // info.world - opts.workers))
+    if not info.main:
+        progress_mode = "quiet"
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     store = CheckpointStore(model_dir, keep=opts.keep)
@@ -95,6 +103,7 @@ def train(
         store.restore(model, optimizer, latest)
         iteration = int(latest.iteration)
         history = list(latest.state.get("loss_history", []))
+    net = distributed.wrap(model, info)
     src_fs = load_faceset(src, cfg.resolution, cfg.face_type)
     dst_fs = load_faceset(dst, cfg.resolution, cfg.face_type)
     preview_seed = 10_000_000 + opts.seed
@@ -117,6 +126,8 @@ def train(
     resumed_from = iteration if latest is not None else None
 
     def save() -> None:
+        if not info.main:
+            return
         state = {
             "config": cfg.to_dict(),
             "loss_history": history[-5000:],
@@ -130,13 +141,13 @@ def train(
         dst_fs,
         opts.batch,
         opts.sampling,
-        seed=opts.seed * 1_000_003 + iteration,
+        seed=opts.seed * 1_000_003 + iteration + 7_919 * 1_000_000 * info.rank,
         workers=opts.workers,
     ) as loader:
         try:
             while (target is None or iteration < target) and time.monotonic() < deadline:
                 batch = next(loader)
-                loss = step_loss(model, batch, opts.bf16)
+                loss = step_loss(net, batch, opts.bf16)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if opts.clip_grad > 0:
@@ -152,7 +163,7 @@ def train(
                     loss=f"{last_loss:.4f}",
                     samples_s=f"{2 * opts.batch * progress.rate():.1f}",
                 )
-                if iteration % opts.preview_every == 0:
+                if iteration % opts.preview_every == 0 and info.main:
                     write_preview(model, preview_batch, model_dir / "preview.png")
                     write_loss_plot(history, model_dir / "loss.png")
                 if iteration % opts.save_every == 0:
@@ -160,12 +171,15 @@ def train(
         except BaseException:
             progress.fail()
             raise
-    if resumed_from is None or iteration > resumed_from:
+    if (resumed_from is None or iteration > resumed_from) and info.main:
         if iteration % opts.save_every != 0:  # otherwise the loop has just saved this step
             save()
         write_preview(model, preview_batch, model_dir / "preview.png")
         write_loss_plot(history, model_dir / "loss.png")
     progress.close()
+    agree = distributed.weights_agree(model, info)
+    distributed.barrier(info)
+    distributed.teardown(info)
     seconds = time.monotonic() - start
     steps = iteration - (resumed_from or 0)
     return TrainSummary(
@@ -176,4 +190,6 @@ def train(
         seconds,
         2 * opts.batch * steps / seconds if seconds > 0 else 0.0,
         resumed_from,
+        info.world,
+        agree,
     )

@@ -240,3 +240,40 @@ def test_a_few_minutes_of_training_moves_the_swap_towards_the_source_identity(sh
     report = swap_identity(net, dst.images, src_desc).summary()
     assert report["faces"] >= len(dst) // 2, report
     assert report["swap_to_source_mean"] < report["original_to_source_mean"] - 0.1, report
+
+
+def test_two_process_gloo_training_keeps_the_ranks_identical(shots, tmp_path):
+    """`torchrun --nproc-per-node 2` on CPU (gloo): each rank draws its own batches, gradients are averaged,
+    every rank ends with the same weights (compared across ranks), and rank 0 alone saves."""
+    model = tmp_path / "model"
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        *_cmd(
+            shots,
+            model,
+            *TINY,
+            "--workers",
+            "0",
+            "--iterations",
+            "6",
+            "--save-every",
+            "3",
+            "--preview-every",
+            "100",
+            "--progress",
+            "json",
+        )[2:],
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summaries = [json.loads(x) for x in proc.stdout.splitlines() if '"summary"' in x]
+    assert len(summaries) == 1, proc.stdout  # rank 0 reports for both
+    assert summaries[0]["ranks"] == 2 and summaries[0]["ranks_agree"] is True
+    saves = CheckpointStore(model).list_saves()
+    assert [CheckpointStore(model).load(s).iteration for s in saves] == [3, 6]
