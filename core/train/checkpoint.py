@@ -9,7 +9,10 @@ Layout under a model folder::
             optim.json              optimiser non-tensor parts (param groups, step counts...), with
                                     {"__tensor__": key} placeholders for the tensors
             state.json              iteration, config, loss summary, best loss, timestamps, engine version
-            MANIFEST.sha256         `sha256sum` format, written last: a folder without it is partial
+            part.<name>.safetensors         weights of an extra module trained beside the model (e.g. the
+        part.<name>.optim.safetensors   GAN discriminator `disc`) and its optimiser, stored like the
+        part.<name>.optim.json          model's; absent when the save has no such part
+        MANIFEST.sha256         `sha256sum` format, written last: a folder without it is partial
         LATEST                      names the newest save; replaced atomically
         BEST                        names the best-loss save; replaced atomically
 
@@ -54,6 +57,8 @@ MANIFEST = "MANIFEST.sha256"
 FORMAT_VERSION = 1
 
 _SAVE_RE = re.compile(r"^(\d{9,})-([0-9a-f]+)$")
+_PART_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_PART_FILE_RE = re.compile(r"^part\.([a-z][a-z0-9_]*)\.safetensors$")
 _TRASH_PREFIX = ".trash-"
 _TMP_MARK = ".tmp-"
 # Keys the store writes into state.json itself; a caller's keys of the same name are overridden.
@@ -73,6 +78,18 @@ class NonFiniteWeights(FacegraftError):
 
 
 @dataclass
+class PartState:
+    """The saved weights of an extra module (and its optimiser state, None when saved without one)."""
+
+    model_state: dict[str, torch.Tensor]
+    optim_state: dict | None
+
+
+def _part_files(name: str) -> tuple[str, str, str]:
+    return f"part.{name}.safetensors", f"part.{name}.optim.safetensors", f"part.{name}.optim.json"
+
+
+@dataclass
 class Checkpoint:
     """A verified save. `state` is the content of state.json (the caller's keys plus the store's own:
     iteration, loss, best_loss, saved_at, engine_version); `optim_state` is ready for
@@ -85,6 +102,7 @@ class Checkpoint:
     model_state: dict[str, torch.Tensor]
     optim_state: dict | None
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    parts: dict[str, PartState] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------- fs helpers
@@ -298,6 +316,19 @@ class CheckpointStore:
             return None
         return float(loss) if isinstance(loss, (int, float)) else None
 
+    def _gather_optim(
+        self, optimizer: torch.optim.Optimizer | None, prefix: str
+    ) -> tuple[dict[str, torch.Tensor], Any]:
+        """An optimiser's tensors (ready for safetensors) and its JSON skeleton; empty without one."""
+        tensors: dict[str, torch.Tensor] = {}
+        if optimizer is None:
+            return tensors, None
+        try:
+            skeleton = _split(optimizer.state_dict(), prefix, tensors)
+        except TypeError as exc:
+            raise FacegraftError(f"cannot save the optimiser state: {exc}", self.root) from exc
+        return _prepare(tensors), skeleton
+
     def save(
         self,
         model: torch.nn.Module,
@@ -305,23 +336,26 @@ class CheckpointStore:
         iteration: int,
         state: dict | None = None,
         loss: float | None = None,
+        parts: dict[str, tuple[torch.nn.Module, torch.optim.Optimizer | None]] | None = None,
     ) -> Path:
         """Write a new save and make it LATEST (and BEST when `loss` is the lowest so far); return its
         folder. `state` is the caller's JSON-able dict (config, loss-history summary, timestamps...).
-        Raises NonFiniteWeights, writing nothing, when any tensor or the loss is NaN/Inf."""
+        `parts` names extra (module, optimiser or None) pairs saved beside the model, such as a GAN
+        discriminator. Raises NonFiniteWeights, writing nothing, when any tensor or the loss is NaN/Inf."""
         if isinstance(iteration, bool) or not isinstance(iteration, int) or iteration < 0:
             raise ValueError(f"iteration must be a non-negative int, not {iteration!r}")
         # Everything is gathered and checked before the first byte goes to disk.
         model_tensors = _prepare(model.state_dict())
-        optim_tensors: dict[str, torch.Tensor] = {}
-        optim_skeleton = None
-        if optimizer is not None:
-            try:
-                optim_skeleton = _split(optimizer.state_dict(), "optim", optim_tensors)
-            except TypeError as exc:
-                raise FacegraftError(f"cannot save the optimiser state: {exc}", self.root) from exc
-            optim_tensors = _prepare(optim_tensors)
+        optim_tensors, optim_skeleton = self._gather_optim(optimizer, "optim")
         bad = _non_finite(model_tensors) + _non_finite(optim_tensors)
+        gathered = []
+        for name, (module, part_optim) in (parts or {}).items():
+            if not _PART_NAME_RE.match(name):
+                raise ValueError(f"checkpoint part name {name!r} must be lower-case letters, digits and _")
+            tensors = _prepare(module.state_dict())
+            p_tensors, p_skeleton = self._gather_optim(part_optim, f"{name}.optim")
+            bad += [f"{name}:{k}" for k in _non_finite(tensors) + _non_finite(p_tensors)]
+            gathered.append((name, tensors, p_tensors, p_skeleton))
         if bad:
             shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
             raise NonFiniteWeights(
@@ -355,6 +389,12 @@ class CheckpointStore:
         files: list[tuple[str, bytes]] = [(MODEL_FILE, st_save(model_tensors))]
         if optimizer is not None:
             files += [(OPTIM_FILE, st_save(optim_tensors)), (OPTIM_JSON, optim_json)]
+        for name, tensors, p_tensors, p_skeleton in gathered:
+            weights_file, optim_file, optim_json_file = _part_files(name)
+            files.append((weights_file, st_save(tensors)))
+            if p_skeleton is not None:
+                files.append((optim_file, st_save(p_tensors)))
+                files.append((optim_json_file, json.dumps(p_skeleton).encode()))
         files.append((STATE_FILE, state_bytes))
 
         self.cleanup_partial()
@@ -448,7 +488,32 @@ class CheckpointStore:
             except ValueError as exc:
                 raise StoreError(f"optimiser state is not valid JSON: {exc}", folder / OPTIM_JSON) from exc
             optim_state = _join(skeleton, optim_tensors, folder / OPTIM_JSON)
-        return Checkpoint(folder, state["iteration"], state, model_state, optim_state)
+        parts = {}
+        for fname in sorted(contents):
+            m = _PART_FILE_RE.match(fname)
+            if m:
+                parts[m.group(1)] = self._load_part(folder, m.group(1), contents)
+        return Checkpoint(folder, state["iteration"], state, model_state, optim_state, parts=parts)
+
+    @staticmethod
+    def _load_part(folder: Path, name: str, contents: dict[str, bytes]) -> PartState:
+        weights_file, optim_file, optim_json_file = _part_files(name)
+        if (optim_file in contents) != (optim_json_file in contents):
+            raise StoreError(f"manifest lists only one of {optim_file} and {optim_json_file}", folder)
+        try:
+            weights = st_load(contents[weights_file])
+            optim_tensors = st_load(contents[optim_file]) if optim_file in contents else None
+        except Exception as exc:  # safetensors raises its own error types
+            raise ModelFileError(f"unreadable safetensors tensors of part '{name}': {exc}", folder) from exc
+        optim_state = None
+        if optim_tensors is not None:
+            try:
+                skeleton = json.loads(contents[optim_json_file])
+            except ValueError as exc:
+                where = folder / optim_json_file
+                raise StoreError(f"optimiser state is not valid JSON: {exc}", where) from exc
+            optim_state = _join(skeleton, optim_tensors, folder / optim_json_file)
+        return PartState(weights, optim_state)
 
     def load_latest(self, fallback: bool = True) -> Checkpoint | None:
         """The save LATEST names, verified. None when the model folder has no save at all.
@@ -496,6 +561,23 @@ class CheckpointStore:
                 log.warning("%s has no optimiser state; the optimiser starts fresh", checkpoint.folder)
             else:
                 optimizer.load_state_dict(checkpoint.optim_state)
+
+    @staticmethod
+    def restore_part(
+        name: str,
+        module: torch.nn.Module,
+        optimizer: torch.optim.Optimizer | None,
+        checkpoint: Checkpoint,
+    ) -> bool:
+        """Load a saved part into `module` (strictly) and `optimizer`; False, touching nothing, when the
+        checkpoint has no such part (it was saved before the part existed: the part starts fresh)."""
+        part = checkpoint.parts.get(name)
+        if part is None:
+            return False
+        module.load_state_dict(part.model_state)
+        if optimizer is not None and part.optim_state is not None:
+            optimizer.load_state_dict(part.optim_state)
+        return True
 
 
 def load_latest(model_dir: str | Path, fallback: bool = True) -> Checkpoint | None:

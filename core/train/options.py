@@ -28,6 +28,17 @@ class TrainOptions:
     minutes: float = opt(0.0, "stop after this many minutes of this run (0: use --iterations)")
     lr: float = opt(5e-5, "Adam learning rate")
     clip_grad: float = opt(1.0, "gradient norm clip (0: off)")
+    eyes_mouth_priority: bool = opt(False, "extra weight on eye and mouth errors (sharper gaze and lips)")
+    eyes_mouth_weight: float = opt(300.0, "weight of the eye/mouth term when --eyes-mouth-priority is on")
+    lr_dropout: float = opt(
+        0.0,
+        "fraction of the per-weight updates dropped at random each step, a late-training regulariser "
+        "(0: off; 0.7 keeps 30 percent, like DeepFaceLab's lr_dropout)",
+    )
+    gan_power: float = opt(
+        0.0, "weight of the patch-GAN term on the source reconstruction (0: off; try 0.1 on a mature model)"
+    )
+    gan_dims: int = opt(16, "patch-GAN discriminator channels (fixed once the discriminator exists)")
     save_every: int = opt(200, "steps between checkpoints")
     preview_every: int = opt(100, "steps between preview images")
     keep: int = opt(3, "checkpoints kept besides the best one")
@@ -35,6 +46,19 @@ class TrainOptions:
     seed: int = opt(0, "random seed")
     bf16: bool = opt(False, "bf16 autocast (faster on CPUs with avx512_bf16 and on GPUs)")
     sampling: SampleOptions = field(default_factory=SampleOptions)
+
+    def validate(self) -> None:
+        """Raise InputError naming the first loss or optimisation option out of range."""
+        from facegraft.errors import InputError
+
+        if not 0.0 <= self.lr_dropout < 1.0:
+            raise InputError(f"--lr-dropout must be at least 0 and below 1, got {self.lr_dropout}")
+        if self.gan_power < 0:
+            raise InputError(f"--gan-power must not be negative, got {self.gan_power}")
+        if self.gan_dims < 1:
+            raise InputError(f"--gan-dims must be a positive integer, got {self.gan_dims}")
+        if self.eyes_mouth_weight < 0:
+            raise InputError(f"--eyes-mouth-weight must not be negative, got {self.eyes_mouth_weight}")
 
     def model_config(self):  # -> ModelConfig (imported late: it needs torch)
         from facegraft.train.models import ModelConfig

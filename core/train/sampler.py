@@ -13,7 +13,7 @@ import numpy as np
 from facegraft.extract.masks import components_mask
 from facegraft.merge.colour_transfer import COLOUR_TRANSFERS, colour_transfer
 from facegraft.options import opt
-from facegraft.train.augment import clahe, flip, lab_shift, random_warp
+from facegraft.train.augment import clahe, flip, flip_landmarks, lab_shift, random_warp, warp_to_landmarks
 from facegraft.train.faceset import Faceset, yaw_balanced_weights
 
 
@@ -24,6 +24,9 @@ class SampleOptions:
     random_warp: bool = opt(
         True, "bend inputs with a smooth random grid (the model learns faces, not pixels)"
     )
+    warp_to_landmarks: bool = opt(
+        False, "bend inputs so their landmarks move towards those of a similar face of the same faceset"
+    )
     random_flip: bool = opt(True, "mirror half of the faces left/right")
     colour_aug: bool = opt(True, "random LAB lightness and a/b shifts")
     clahe_chance: float = opt(0.0, "probability of contrast-limited equalisation of a face")
@@ -31,14 +34,33 @@ class SampleOptions:
         "none", "recolour source faces like random destination faces", choices=("none", *COLOUR_TRANSFERS)
     )
     yaw_balance: bool = opt(False, "sample faces uniformly over yaw rather than over the faceset")
+    # Set by the trainer, not a user option: add eye/mouth masks (`*_em`) for the eye/mouth priority loss.
+    eye_mouth_masks: bool = False
+
+
+NEIGHBOURS = 8  # warp-to-landmarks picks its target shape among this many closest faces
+
+
+def _similar_shape(fs: Faceset, i: int, rng: np.random.Generator) -> np.ndarray | None:
+    """The landmarks of a random face among the NEIGHBOURS whose shapes are closest to face i (None when
+    the faceset has only one face)."""
+    if len(fs) < 2:
+        return None
+    d = ((fs.landmarks - fs.landmarks[i]) ** 2).sum(axis=(1, 2))
+    d[i] = np.inf
+    k = min(NEIGHBOURS, len(fs) - 1)
+    near = np.argpartition(d, k - 1)[:k]
+    return fs.landmarks[int(near[rng.integers(k)])]
 
 
 def _one(
     fs: Faceset, i: int, rng: np.random.Generator, opts: SampleOptions, ref: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     img, lm = fs.images[i], fs.landmarks[i]
+    shape = _similar_shape(fs, i, rng) if opts.warp_to_landmarks else None
     if opts.random_flip and rng.random() < 0.5:
         img, lm = flip(img, lm)
+        shape = None if shape is None else flip_landmarks(shape, img.shape[1])
     if ref is not None and opts.ct_mode != "none":
         out = colour_transfer(opts.ct_mode, img.astype(np.float32) / 255, ref.astype(np.float32) / 255)
         img = np.clip(out * 255 + 0.5, 0, 255).astype(np.uint8)
@@ -46,32 +68,43 @@ def _one(
         img = lab_shift(img, rng)
     if opts.clahe_chance and rng.random() < opts.clahe_chance:
         img = clahe(img)
-    warped = random_warp(img, rng) if opts.random_warp else img
+    warped = img
+    if shape is not None:
+        warped = warp_to_landmarks(warped, lm, shape, amount=rng.uniform(0.5, 1.0))
+    if opts.random_warp:
+        warped = random_warp(warped, rng)
     mask = components_mask(lm, img.shape[0])
-    return warped, img, mask
+    return warped, img, mask, lm
 
 
 def batch_for_seed(
     src: Faceset, dst: Faceset, n: int, seed: int, opts: SampleOptions
 ) -> dict[str, np.ndarray]:
     """One batch of `n` source and `n` destination samples: `*_in` (N, R, R, 3) float32 0..1 inputs,
-    `*_target` the unwarped faces, `*_mask` (N, R, R, 1) float32 face masks from the landmarks."""
+    `*_target` the unwarped faces, `*_mask` (N, R, R, 1) float32 face masks from the landmarks, and with
+    `opts.eye_mouth_masks` also `*_em` (N, R, R, 1) float32 eye and mouth masks."""
+    if opts.eye_mouth_masks:
+        from facegraft.train.losses import landmark_region_masks  # torch: kept out of option imports
     rng = np.random.default_rng(seed)
-    out: dict[str, list] = {
-        k: [] for k in ("src_in", "src_target", "src_mask", "dst_in", "dst_target", "dst_mask")
-    }
+    keys = ("in", "target", "mask", "em") if opts.eye_mouth_masks else ("in", "target", "mask")
+    out: dict[str, list] = {f"{who}_{k}": [] for who in ("src", "dst") for k in keys}
     for name, fs in (("src", src), ("dst", dst)):
         p = yaw_balanced_weights(fs.yaw) if opts.yaw_balance else None
         idx = rng.choice(len(fs), size=n, replace=len(fs) < n, p=p)
         for i in idx:
             ref = dst.images[rng.integers(len(dst))] if name == "src" else None
-            x, y, m = _one(fs, int(i), rng, opts, ref)
+            x, y, m, lm = _one(fs, int(i), rng, opts, ref)
             out[f"{name}_in"].append(x)
             out[f"{name}_target"].append(y)
             out[f"{name}_mask"].append(m)
-    return {
-        k: (np.stack(v).astype(np.float32) / 255.0)[..., None]
-        if k.endswith("mask")
-        else np.stack(v).astype(np.float32) / 255.0
-        for k, v in out.items()
-    }
+            if opts.eye_mouth_masks:
+                out[f"{name}_em"].append(landmark_region_masks(lm, x.shape[0])[1][0, 0].numpy())
+    batch = {}
+    for k, v in out.items():
+        if k.endswith("_em"):
+            batch[k] = np.stack(v)[..., None]
+        elif k.endswith("_mask"):
+            batch[k] = (np.stack(v).astype(np.float32) / 255.0)[..., None]
+        else:
+            batch[k] = np.stack(v).astype(np.float32) / 255.0
+    return batch

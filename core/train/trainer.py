@@ -1,8 +1,9 @@
 """The train stage: learn both identities with a shared encoder, save crash-safe checkpoints, write previews.
 
 `train(opts)` loads the two facesets, builds or resumes the model (its config saved with each checkpoint;
-a resumed run refuses shape-changing options), and runs Adam on the masked face loss. Batches come from
-worker processes (`loader.py`) so augmentation never starves the optimiser.
+a resumed run refuses shape-changing options), and runs Adam (with optional learning-rate dropout) on the
+masked face loss, with optional eye/mouth priority and patch-GAN terms. Batches come from worker processes
+(`loader.py`) so augmentation never starves the optimiser.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import torch
 from facegraft import __version__
 from facegraft.errors import InputError
 from facegraft.progress import Progress
-from facegraft.train import distributed
+from facegraft.train import distributed, gan
 from facegraft.train.checkpoint import CheckpointStore
 from facegraft.train.faceset import load_faceset
 from facegraft.train.loader import BatchLoader
 from facegraft.train.losses import mask_loss, masked_face_loss
 from facegraft.train.models import ModelConfig, build_model
+from facegraft.train.optim import LRDropoutAdam
 from facegraft.train.options import TrainOptions
 from facegraft.train.preview import write_loss_plot, write_preview
 
@@ -43,21 +45,69 @@ class TrainSummary:
     ranks_agree: bool = True
 
 
-def _to_tensor(batch: dict[str, np.ndarray], key: str) -> torch.Tensor:
-    return torch.from_numpy(batch[key]).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
+def batch_tensors(
+    batch: dict[str, np.ndarray], device: torch.device | str = "cpu"
+) -> dict[str, torch.Tensor]:
+    """A loader batch ((N, R, R, C) float32 arrays) as (N, C, R, R) channels_last tensors on `device`."""
+    return {
+        k: torch.from_numpy(v)
+        .to(device, non_blocking=True)
+        .permute(0, 3, 1, 2)
+        .contiguous(memory_format=torch.channels_last)
+        for k, v in batch.items()
+    }
 
 
-def step_loss(model: torch.nn.Module, batch: dict[str, np.ndarray], bf16: bool = False) -> torch.Tensor:
-    """The training loss of one batch: masked face loss and mask loss for both identities."""
-    t = {k: _to_tensor(batch, k) for k in batch}
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+def forward_losses(
+    model: torch.nn.Module, t: dict[str, torch.Tensor], bf16: bool = False, eye_mouth_weight: float = 0.0
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Reconstruction loss of one batch of tensors (masked face loss, eye/mouth term when the batch has
+    `*_em` masks and the weight is positive, mask loss; both identities) and the model's outputs."""
+    device = t["src_in"].device.type
+    with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
         out = model(t["src_in"], t["dst_in"])
     loss = 0.0
     for who in ("src", "dst"):
         rec, pm = out[f"{who}_rec"].float(), out[f"{who}_mask"].float()
-        loss = loss + masked_face_loss(rec, t[f"{who}_target"], t[f"{who}_mask"])
+        em = t.get(f"{who}_em") if eye_mouth_weight > 0 else None
+        loss = loss + masked_face_loss(
+            rec, t[f"{who}_target"], t[f"{who}_mask"], eye_mouth=em, eye_mouth_weight=eye_mouth_weight
+        )
         loss = loss + mask_loss(pm, t[f"{who}_mask"])
-    return loss
+    return loss, out
+
+
+def step_loss(
+    model: torch.nn.Module, batch: dict[str, np.ndarray], bf16: bool = False, eye_mouth_weight: float = 0.0
+) -> torch.Tensor:
+    """The training loss of one loader batch: masked face loss and mask loss for both identities."""
+    device = next(model.parameters()).device
+    return forward_losses(model, batch_tensors(batch, device), bf16, eye_mouth_weight)[0]
+
+
+def _discriminator(
+    opts: TrainOptions, latest, store: CheckpointStore, model_dir: Path
+) -> tuple[gan.PatchDiscriminator | None, torch.optim.Optimizer | None]:
+    """The patch-GAN discriminator and its optimiser: new when the GAN is turned on, restored when the
+    checkpoint has one (kept and saved again, untrained, while the GAN is off); None when neither."""
+    saved = latest.parts.get(gan.PART) if latest is not None else None
+    if opts.gan_power <= 0 and saved is None:
+        return None, None
+    dims = opts.gan_dims
+    if saved is not None:
+        saved_dims = gan.PatchDiscriminator.dims_of(saved.model_state)
+        if opts.gan_power > 0 and saved_dims != opts.gan_dims:
+            raise InputError(
+                f"the model's discriminator was created with other gan_dims ({saved_dims}, not "
+                f"{opts.gan_dims}); keep them to resume or train into a new folder",
+                model_dir,
+            )
+        dims = saved_dims
+    disc = gan.PatchDiscriminator(dims).to(memory_format=torch.channels_last)
+    disc_opt = torch.optim.Adam(disc.parameters(), lr=opts.lr, betas=(0.5, 0.999))
+    if saved is not None:
+        store.restore_part(gan.PART, disc, disc_opt, latest)
+    return disc, disc_opt
 
 
 def train(
@@ -71,6 +121,7 @@ def train(
     opts = opts or TrainOptions()
     if opts.iterations <= 0 and opts.minutes <= 0:
         raise InputError("give --iterations or --minutes")
+    opts.validate()
     info = distributed.setup()
     if info.enabled and opts.iterations <= 0:
         raise InputError("training on several ranks needs --iterations (ranks must stop at the same step)")
@@ -96,14 +147,24 @@ def train(
             )
         cfg = saved
     model = build_model(cfg).to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=(0.5, 0.999))
-    iteration = 0
+    iteration = int(latest.iteration) if latest is not None else 0
+    # Dropout masks are seeded by the step a run starts from: equal on every rank, new after a resume.
+    optimizer = LRDropoutAdam(
+        model.parameters(),
+        lr=opts.lr,
+        betas=(0.5, 0.999),
+        lr_dropout=opts.lr_dropout,
+        seed=opts.seed * 1_000_003 + iteration,
+    )
     history: list[float] = []
+    disc, disc_opt = _discriminator(opts, latest, store, model_dir)
     if latest is not None:
         store.restore(model, optimizer, latest)
-        iteration = int(latest.iteration)
         history = list(latest.state.get("loss_history", []))
     net = distributed.wrap(model, info)
+    disc_net = distributed.wrap(disc, info) if disc is not None and opts.gan_power > 0 else None
+    em_weight = opts.eyes_mouth_weight if opts.eyes_mouth_priority else 0.0
+    sampling = dataclasses.replace(opts.sampling, eye_mouth_masks=em_weight > 0)
     src_fs = load_faceset(src, cfg.resolution, cfg.face_type)
     dst_fs = load_faceset(dst, cfg.resolution, cfg.face_type)
     preview_seed = 10_000_000 + opts.seed
@@ -115,7 +176,12 @@ def train(
         4,
         preview_seed,
         dataclasses.replace(
-            opts.sampling, random_warp=False, random_flip=False, colour_aug=False, ct_mode="none"
+            opts.sampling,
+            random_warp=False,
+            warp_to_landmarks=False,
+            random_flip=False,
+            colour_aug=False,
+            ct_mode="none",
         ),
     )
     target = opts.iterations if opts.iterations > 0 else None
@@ -134,25 +200,48 @@ def train(
             "engine": __version__,
             "options": {k: v for k, v in dataclasses.asdict(opts).items() if k != "sampling"},
         }
-        store.save(model, optimizer, iteration, state, last_loss)
+        parts = None
+        if disc is not None:
+            state["gan"] = {"dims": disc.dims}
+            parts = {gan.PART: (disc, disc_opt)}
+        store.save(model, optimizer, iteration, state, last_loss, parts=parts)
 
     with BatchLoader(
         src_fs,
         dst_fs,
         opts.batch,
-        opts.sampling,
+        sampling,
         seed=opts.seed * 1_000_003 + iteration + 7_919 * 1_000_000 * info.rank,
         workers=opts.workers,
     ) as loader:
         try:
             while (target is None or iteration < target) and time.monotonic() < deadline:
-                batch = next(loader)
-                loss = step_loss(net, batch, opts.bf16)
+                t = batch_tensors(next(loader))
+                loss, out = forward_losses(net, t, opts.bf16, em_weight)
+                total, extra = loss, {}
+                if disc_net is not None:
+                    # The discriminator sees the face inside the landmark mask: filmed vs reconstructed.
+                    real = t["src_target"] * t["src_mask"]
+                    fake = out["src_rec"].float() * t["src_mask"]
+                    with torch.autocast(fake.device.type, dtype=torch.bfloat16, enabled=opts.bf16):
+                        g_loss = gan.generator_loss(gan.judge_frozen(disc, fake))
+                    total = loss + opts.gan_power * g_loss
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                total.backward()
                 if opts.clip_grad > 0:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), opts.clip_grad)
                 optimizer.step()
+                if disc_net is not None:
+                    disc_opt.zero_grad(set_to_none=True)
+                    with torch.autocast(fake.device.type, dtype=torch.bfloat16, enabled=opts.bf16):
+                        logits = disc_net(torch.cat([real, fake.detach()]))
+                    d_loss = gan.discriminator_loss(logits[: real.shape[0]], logits[real.shape[0] :])
+                    d_loss.backward()
+                    disc_opt.step()
+                    extra = {
+                        "g_gan": f"{float(g_loss.detach()):.3f}",
+                        "d_gan": f"{float(d_loss.detach()):.3f}",
+                    }
                 iteration += 1
                 last_loss = float(loss.detach())
                 first_loss = last_loss if first_loss is None else first_loss
@@ -162,6 +251,7 @@ def train(
                     it=iteration,
                     loss=f"{last_loss:.4f}",
                     samples_s=f"{2 * opts.batch * progress.rate():.1f}",
+                    **extra,
                 )
                 if iteration % opts.preview_every == 0 and info.main:
                     write_preview(model, preview_batch, model_dir / "preview.png")

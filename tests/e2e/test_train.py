@@ -277,3 +277,40 @@ def test_two_process_gloo_training_keeps_the_ranks_identical(shots, tmp_path):
     assert summaries[0]["ranks"] == 2 and summaries[0]["ranks_agree"] is True
     saves = CheckpointStore(model).list_saves()
     assert [CheckpointStore(model).load(s).iteration for s in saves] == [3, 6]
+
+
+def test_loss_options_train_and_a_gan_joins_a_model_saved_without_one(shots, tmp_path, capsys):
+    """The patch-GAN, learning-rate dropout, eye/mouth priority and warp-to-landmarks run together on top of
+    a model saved without a discriminator; the discriminator lands in the same checkpoints, a different
+    --gan-dims is refused on resume, and turning the GAN off keeps the discriminator as it was."""
+    import torch
+
+    from facegraft.cli import main
+
+    model = tmp_path / "model"
+
+    def run(*extra) -> int:  # in this process: four interpreter start-ups would cost more than the steps
+        return main(_cmd(shots, model, *TINY, "--workers", "0", "--progress", "quiet", *extra)[3:])
+
+    assert run("--iterations", "2", "--save-every", "2", "--preview-every", "100") == 0
+    assert CheckpointStore(model).load_latest().parts == {}
+    on = ("--gan-power", "0.1", "--gan-dims", "8")
+    extra = ("--lr-dropout", "0.5", "--eyes-mouth-priority", "--warp-to-landmarks")
+    assert run("--iterations", "4", "--save-every", "2", "--preview-every", "100", *on, *extra) == 0
+    ckpt = CheckpointStore(model).load_latest(fallback=False)
+    assert ckpt.iteration == 4 and np.isfinite(ckpt.state["loss"])
+    assert ckpt.state["gan"] == {"dims": 8} and ckpt.state["options"]["lr_dropout"] == 0.5
+    disc = ckpt.parts["disc"]
+    assert disc.model_state["layers.0.weight"].shape[0] == 8 and disc.optim_state is not None
+
+    capsys.readouterr()
+    assert run("--iterations", "6", "--gan-power", "0.1", "--gan-dims", "12") == 2
+    err = capsys.readouterr().err
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert len(lines) == 1 and "gan_dims" in lines[0] and "Traceback" not in err, err
+
+    assert run("--iterations", "6", "--save-every", "2", "--preview-every", "100") == 0
+    kept = CheckpointStore(model).load_latest(fallback=False)
+    assert kept.iteration == 6 and set(kept.parts) == {"disc"}
+    for k, v in disc.model_state.items():
+        assert torch.equal(kept.parts["disc"].model_state[k], v), k

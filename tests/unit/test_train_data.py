@@ -129,3 +129,37 @@ def test_colour_transfer_in_training_recolours_source_faces_like_destination(sho
     assert np.linalg.norm(moved["src_target"].reshape(-1, 3).mean(0) - dst_mean) < 0.5 * np.linalg.norm(
         plain["src_target"].reshape(-1, 3).mean(0) - dst_mean
     )
+
+
+def test_warp_to_landmarks_bends_inputs_towards_a_similar_face_and_is_reproducible(shot):
+    from facegraft.train.sampler import SampleOptions, _similar_shape, batch_for_seed
+
+    fs = load_faceset(shot, 64)
+    base = SampleOptions(random_warp=False, random_flip=False, colour_aug=False)
+    plain = batch_for_seed(fs, fs, 4, seed=3, opts=base)
+    assert np.array_equal(plain["src_in"], plain["src_target"])  # nothing else bends the input here
+    opts = SampleOptions(random_warp=False, random_flip=False, colour_aug=False, warp_to_landmarks=True)
+    bent = batch_for_seed(fs, fs, 4, seed=3, opts=opts)
+    d = np.abs(bent["src_in"] - bent["src_target"]).mean(axis=(1, 2, 3))
+    assert np.all(d > 0.002) and np.all(d < 0.1), d  # moved, but still the same face
+    again = batch_for_seed(fs, fs, 4, seed=3, opts=opts)
+    assert all(np.array_equal(bent[k], again[k]) for k in bent)
+    # The target shape is another face of the faceset, one of the closest.
+    rng = np.random.default_rng(0)
+    for i in range(len(fs)):
+        other = _similar_shape(fs, i, rng)
+        j = int(np.argmin(np.abs(fs.landmarks - other).sum(axis=(1, 2))))
+        assert j != i
+
+
+def test_eye_mouth_masks_ride_along_when_asked(shot):
+    from facegraft.train.sampler import SampleOptions, batch_for_seed
+
+    fs = load_faceset(shot, 64)
+    assert "src_em" not in batch_for_seed(fs, fs, 2, seed=1, opts=SampleOptions())
+    b = batch_for_seed(fs, fs, 2, seed=1, opts=SampleOptions(eye_mouth_masks=True))
+    for who in ("src", "dst"):
+        em, face = b[f"{who}_em"], b[f"{who}_mask"]
+        assert em.shape == (2, 64, 64, 1) and em.dtype == np.float32
+        assert 0.02 < em.mean() < 0.25  # eyes and mouth: a small part of the crop
+        assert (em * (face < 0.5)).sum() < 0.1 * em.sum()  # and inside the face
