@@ -63,6 +63,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(t, SampleOptions)
     _add_common(t)
 
+    c = sub.add_parser(
+        "convert",
+        help="put the learned face on every frame and write the swap, matte and comp passes",
+        description="Exit codes: 0 done, 2 usage or bad input, 3 missing input frames, 75 worth a retry.",
+    )
+    c.add_argument("plate", help="the target plate (the one the shot was extracted from)")
+    c.add_argument("--shot", required=True, help="SHOTDIR of the plate's extraction")
+    c.add_argument("--model", required=True, help="MODELDIR of the trained model")
+    c.add_argument("-o", "--output", dest="out_dir", required=True, help="folder for the passes")
+    c.add_argument("--frames", default=None, help="frames to convert, e.g. 1001-1100 (default: all)")
+    from facegraft.merge.options import MergeOptions, OutputOptions
+
+    add_arguments(c, MergeOptions)
+    add_arguments(c, OutputOptions)
+    _add_common(c)
+
     a = sub.add_parser("alignments", help="inspect and edit a shot's alignments store")
     asub = a.add_subparsers(dest="job", required=True, metavar="JOB", parser_class=_Parser)
     e = asub.add_parser("export", help="write the faces as JSON in plate pixel coordinates")
@@ -89,6 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
         _add_common(q)
     for name in ("no-faces", "multi-faces", "remove-deleted", "rename", "stats"):
         _add_common(asub.choices[name])
+
+    m = sub.add_parser("model", help="work with a trained model")
+    msub = m.add_subparsers(dest="job", required=True, metavar="JOB", parser_class=_Parser)
+    x = msub.add_parser(
+        "export",
+        help="write the model's swap path as ONNX",
+        description="Input 'face': (N, 3, R, R) float32 RGB 0..1, an aligned crop of the model's face type; "
+        "outputs 'swap' (N, 3, R, R) and 'mask' (N, 1, R, R), 0..1. Resolution, face type, arch and the "
+        "model hash are stored in the ONNX metadata.",
+    )
+    x.add_argument("model_dir", metavar="MODELDIR", help="the trained model's folder")
+    x.add_argument("--onnx", required=True, metavar="FILE", help="the ONNX file to write")
+    x.add_argument("--opset", type=int, default=18, help="ONNX opset (default: 18)")
+    _add_common(x)
     return parser
 
 
@@ -105,6 +135,17 @@ def cmd_extract(args: argparse.Namespace) -> int:
             f"({summary.frames_skipped} already done, {len(summary.frames_without_faces)} without faces) "
             f"into {summary.shot_dir} in {summary.seconds:.1f} s"
         )
+    return 0
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from facegraft.train.export import export_onnx
+
+    info = export_onnx(args.model_dir, args.onnx, opset=args.opset)
+    if args.progress == "json":
+        print(json.dumps({"task": "model-export", "event": "summary", **info}))
+    else:
+        _say(args, f"wrote {info['onnx']} ({info['arch']}, {info['resolution']} px, {info['face_type']})")
     return 0
 
 
@@ -133,6 +174,30 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(
             f"trained {args.model} to step {s.iteration}: loss {s.first_loss} -> {s.last_loss}, "
             f"{s.samples_per_s:.1f} samples/s"
+        )
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from facegraft.merge.convert import convert
+    from facegraft.merge.options import MergeOptions, OutputOptions
+
+    s = convert(
+        args.plate,
+        args.shot,
+        args.model,
+        args.out_dir,
+        args.frames,
+        from_namespace(MergeOptions, args),
+        from_namespace(OutputOptions, args),
+        progress_mode="quiet" if args.quiet else args.progress,
+    )
+    if args.progress == "json":
+        print(json.dumps({"task": "convert", "event": "summary", **s.as_dict()}))
+    elif not args.quiet:
+        print(
+            f"converted {s.frames_done} frames ({s.frames_skipped} already done, {s.faces} faces) "
+            f"into {s.out_dir} in {s.seconds:.1f} s"
         )
     return 0
 
@@ -177,7 +242,8 @@ def _say(args: argparse.Namespace, text: str) -> None:
         print(text)
 
 
-COMMANDS = {"extract": cmd_extract, "train": cmd_train, "alignments": cmd_alignments}
+COMMANDS = {"extract": cmd_extract, "train": cmd_train, "convert": cmd_convert, "alignments": cmd_alignments}
+COMMANDS["model"] = cmd_model
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,12 @@ class InputError(FacegraftError):
     """Bad input: a missing, truncated or unreadable plate, a bad option value, an unknown name (exit 2)."""
 
 
+class MissingFramesError(InputError):
+    """Frames the job asks for are not in the plate or were never extracted (farm exit 3)."""
+
+    exit_code = EXIT_MISSING_FRAMES
+
+
 class StoreError(FacegraftError):
     """The alignments store cannot be opened, is too new, or its contents contradict the request (exit 2)."""
 

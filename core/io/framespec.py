@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from facegraft.errors import InputError
+from facegraft.errors import InputError, MissingFramesError
 
 _TERM = re.compile(r"^(-?\d+)(?:-(-?\d+)(?:x(\d+))?)?$")
 
@@ -86,6 +86,6 @@ def select_frames(available: Sequence[int], spec: str | None = None, every: int 
             noun = "frame" if len(missing) == 1 else "frames"
             verb = "is" if len(missing) == 1 else "are"
             plate = format_frame_spec(have) if have else "no frames"
-            raise InputError(f"{noun} {format_frame_spec(missing)} {verb} not in the plate ({plate})")
+            raise MissingFramesError(f"{noun} {format_frame_spec(missing)} {verb} not in the plate ({plate})")
         chosen = wanted
     return chosen[::every]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facegraft.errors import InputError
+from facegraft.errors import InputError, MissingFramesError
 from facegraft.io.frameinfo import FrameInfo
 from facegraft.io.framespec import format_frame_spec
 from facegraft.io.images import image_spec, read_image
@@ -65,7 +65,7 @@ class Plate(ABC):
     def _check(self, frame: int) -> None:
         """InputError when the plate has no such frame."""
         if frame not in self._known:
-            raise InputError(
+            raise MissingFramesError(
                 f"frame {frame} is not in the plate ({format_frame_spec(self.frames)})", self.path
             )
 

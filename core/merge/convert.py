@@ -1,0 +1,409 @@
+"""`facegraft convert`: the learned face put back on every target frame, written as passes.
+
+The job reads the plate and the shot's alignments store, smooths each face track, swaps and merges frame
+by frame (merger.py) and writes the passes (passes.py) or a comp video (video_out.py). Every output file
+records the config hash and a hash of its inputs, so a rerun skips frames already converted the same way.
+Results depend only on the inputs, never on which frame range a task was given: colour windows and
+smoothing read the neighbouring frames from the store and the plate whatever the range.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from facegraft import __version__
+from facegraft.errors import InputError, MissingFramesError, TransientError
+from facegraft.io.colour import ColourConverter, resolve_colourspace
+from facegraft.io.framespec import format_frame_spec, select_frames
+from facegraft.io.plate import Plate, open_plate
+from facegraft.io.prefetch import prefetch
+from facegraft.merge.merger import FaceTask, PreparedFace, composite, prepare_faces, recolour
+from facegraft.merge.options import MergeOptions, OutputOptions
+from facegraft.merge.passes import MergedFrame, PassWriter, write_json, write_patch
+from facegraft.merge.smoothing import smooth_track, velocity
+from facegraft.merge.swap_model import SwapModel, load_swap_model
+from facegraft.progress import Progress
+from facegraft.store.alignments import AlignmentsStore, Face
+
+SHOT_SAMPLE = 16  # frames per track whose colour statistics stand for the whole shot (--colour-window 0)
+_TRANSIENT = {errno.ENOSPC, errno.EIO, errno.EAGAIN, errno.EBUSY, errno.ESTALE, errno.EDQUOT}
+
+
+@dataclass
+class ConvertSummary:
+    """What a convert run did."""
+
+    out_dir: Path
+    frames_total: int = 0
+    frames_done: int = 0
+    frames_skipped: int = 0
+    faces: int = 0
+    files: list[str] = field(default_factory=list)
+    model_hash: str = ""
+    config_hash: str = ""
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        d = self.__dict__.copy()
+        d["out_dir"] = str(self.out_dir)
+        d["files"] = len(self.files)
+        return d
+
+
+def _track_key(face: Face) -> tuple:
+    return ("track", face.track_id) if face.track_id is not None else ("face", face.id)
+
+
+@dataclass
+class ShotFaces:
+    """Every stored face grouped by frame, with smoothed landmarks and velocities per track."""
+
+    by_frame: dict[int, list[FaceTask]]
+    frames_done: set[int]
+
+
+def load_shot_faces(store: AlignmentsStore, opts: MergeOptions) -> ShotFaces:
+    """Faces of the whole shot as FaceTasks (smoothing looks across the whole track, whatever the range)."""
+    faces = store.faces()
+    tracks: dict[tuple, dict[int, np.ndarray]] = {}
+    for f in faces:
+        tracks.setdefault(_track_key(f), {})[f.frame] = np.asarray(f.landmarks, np.float64)
+    smoothed = {k: smooth_track(t, opts.smooth_frames if opts.smooth else 0) for k, t in tracks.items()}
+    by_frame: dict[int, list[FaceTask]] = {}
+    for f in sorted(faces, key=lambda f: (f.frame, f.index)):
+        key = _track_key(f)
+        track = smoothed[key]
+        by_frame.setdefault(f.frame, []).append(
+            FaceTask(track[f.frame], int(f.size), velocity(track, f.frame), key)
+        )
+    return ShotFaces(by_frame, store.frames_done())
+
+
+def config_hash(model: SwapModel, opts: MergeOptions, output: OutputOptions, colourspace: str) -> str:
+    """Hash of everything that shapes the output besides the frame's own inputs."""
+    payload = {
+        "engine": __version__,
+        "model": model.hash,
+        "merge": opts.to_dict(),
+        "layout": output.layout,
+        "format": output.format,
+        "colourspace": colourspace,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def input_hash(plate: Plate, frame: int, tasks: list[FaceTask]) -> str:
+    """Hash of one frame's inputs: the plate frame's file (size and time) and its smoothed landmarks."""
+    h = hashlib.sha256()
+    path = plate.frame_path(frame)
+    if path is not None:
+        st = os.stat(path)
+        h.update(f"{Path(path).name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    else:
+        st = os.stat(plate.path)
+        h.update(f"{Path(plate.path).name}:{frame}:{st.st_size}:{st.st_mtime_ns}".encode())
+    for t in tasks:
+        h.update(np.asarray(t.landmarks, np.float64).round(4).tobytes())
+    return h.hexdigest()[:32]
+
+
+def _shot_pools(
+    plate: Plate, converter: ColourConverter, shot: ShotFaces, model: SwapModel, opts: MergeOptions
+) -> dict[tuple, list[PreparedFace]]:
+    """For --colour-window 0: per track, prepared faces from up to SHOT_SAMPLE frames spread over the shot."""
+    per_track: dict[tuple, list[int]] = {}
+    for frame, tasks in shot.by_frame.items():
+        for t in tasks:
+            per_track.setdefault(t.key, []).append(frame)
+    wanted: dict[int, set] = {}
+    for key, frames in per_track.items():
+        known = set(plate.frames)
+        frames = sorted(f for f in frames if f in known)
+        picks = np.unique(np.linspace(0, len(frames) - 1, min(SHOT_SAMPLE, len(frames))).round().astype(int))
+        for i in picks:
+            wanted.setdefault(frames[i], set()).add(key)
+    pools: dict[tuple, list[PreparedFace]] = {}
+    for info, native in plate.iter_frames(sorted(wanted)):
+        tasks = [t for t in shot.by_frame[info.frame] if t.key in wanted[info.frame]]
+        for p in prepare_faces(native, converter, tasks, model, opts):
+            pools.setdefault(p.task.key, []).append(p)
+    return pools
+
+
+def convert(
+    plate_path: str | Path,
+    shot_dir: str | Path,
+    model_dir: str | Path,
+    out_dir: str | Path,
+    frames: str | None = None,
+    opts: MergeOptions | None = None,
+    output: OutputOptions | None = None,
+    progress_mode: str = "auto",
+) -> ConvertSummary:
+    """Swap the faces of `plate_path` stored in `shot_dir` with the model in `model_dir`; write into
+    `out_dir`. Frames already converted with the same config and inputs are skipped."""
+    opts = opts or MergeOptions()
+    output = output or OutputOptions()
+    opts.validate()
+    t0 = time.monotonic()
+    shot_dir, out_dir = Path(shot_dir), Path(out_dir)
+    if not (shot_dir / AlignmentsStore.DEFAULT_NAME).is_file():
+        raise InputError("no alignments store here (run facegraft extract on the plate first)", shot_dir)
+    model = load_swap_model(model_dir)
+    with open_plate(plate_path) as plate, AlignmentsStore.open(shot_dir) as store:
+        stored_plate = store.plate()
+        colourspace = resolve_colourspace(
+            output.colourspace or stored_plate.get("colourspace") or plate.default_colourspace
+        )
+        requested = select_frames(plate.frames, frames)
+        shot = load_shot_faces(store, opts)
+        never = [f for f in requested if f not in shot.frames_done]
+        if never:
+            noun, verb = ("frame", "was") if len(never) == 1 else ("frames", "were")
+            raise MissingFramesError(
+                f"{noun} {format_frame_spec(never)} {verb} never extracted into this shot "
+                f"(run facegraft extract --frames {format_frame_spec(never)})",
+                shot_dir,
+            )
+        size = (stored_plate.get("width"), stored_plate.get("height"))
+        if None not in size and size != (plate.width, plate.height):
+            raise InputError(
+                f"the shot was extracted from a {size[0]}x{size[1]} plate, this plate is "
+                f"{plate.width}x{plate.height}",
+                plate_path,
+            )
+        converter = ColourConverter(colourspace)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        job = _Job(plate, shot, model, converter, opts, output, out_dir, colourspace)
+        summary = job.run(requested, progress_mode)
+    summary.seconds = time.monotonic() - t0
+    return summary
+
+
+class _Job:
+    """One convert run: reading, swapping and writing, with a writer thread."""
+
+    def __init__(
+        self,
+        plate: Plate,
+        shot: ShotFaces,
+        model: SwapModel,
+        converter: ColourConverter,
+        opts: MergeOptions,
+        output: OutputOptions,
+        out_dir: Path,
+        colourspace: str,
+    ) -> None:
+        self.plate, self.shot, self.model, self.converter = plate, shot, model, converter
+        self.opts, self.output, self.out_dir = opts, output, out_dir
+        self.config = config_hash(model, opts, output, colourspace)
+        self.stem = output.name or _plate_stem(plate.path)
+        interop = _interop_id(colourspace)
+        self.fps = output.fps or plate.fps or 24.0
+        self.writer = PassWriter(out_dir, self.stem, output.layout, output.format, self.fps, interop)
+        self.video = output.format in ("mov", "mp4")
+        self.summary = ConvertSummary(out_dir, model_hash=model.hash, config_hash=self.config)
+
+    def _attributes(self, frame: int, inputs: str) -> dict[str, str]:
+        return {
+            "version": __version__,
+            "model": self.model.hash,
+            "config": self.config,
+            "input": inputs,
+            "source_frame": str(frame),
+            "plate": Path(self.plate.path).name,
+        }
+
+    def run(self, requested: list[int], progress_mode: str) -> ConvertSummary:
+        s = self.summary
+        s.frames_total = len(requested)
+        inputs = {f: input_hash(self.plate, f, self.shot.by_frame.get(f, [])) for f in requested}
+        todo = (
+            requested
+            if self.video
+            else [f for f in requested if not self.writer.done(f, self.config, inputs[f])]
+        )
+        s.frames_skipped = len(requested) - len(todo)
+        if not todo:
+            return s
+        window = self.opts.colour_window
+        pools = (
+            _shot_pools(self.plate, self.converter, self.shot, self.model, self.opts)
+            if window == 0 and self.opts.colour not in ("none", "seamless")
+            else {}
+        )
+        # Frames read: the ones to write plus the earlier frames their colour windows reach.
+        reach = max(window - 1, 0) if self.opts.colour not in ("none", "seamless") else 0
+        wanted, known = set(todo), set(self.plate.frames)
+        for f in todo:
+            wanted.update(g for g in range(f - reach, f) if g in known and g in self.shot.frames_done)
+        order = sorted(wanted)
+        write_set = set(todo)
+        recent: deque[tuple[int, list[PreparedFace]]] = deque()
+        patches: dict[str, list] = {}
+        max_faces = max((len(self.shot.by_frame.get(f, [])) for f in todo), default=0)
+        if self.output.patch:
+            (self.out_dir / "patch").mkdir(exist_ok=True)
+        video = self._open_video(todo) if self.video else None
+        progress = Progress(len(todo), "convert", progress_mode, unit="frames")
+        pending: deque[Future] = deque()
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facegraft-write")
+        try:
+            for info, native in prefetch(self.plate.iter_frames(order), depth=3):
+                frame = info.frame
+                if (
+                    native.dtype == np.float32
+                ):  # keep a float plate's precision so untouched pixels stay exact
+                    self.writer.pixel_type = "float"
+                tasks = self.shot.by_frame.get(frame, [])
+                prepared = prepare_faces(native, self.converter, tasks, self.model, self.opts)
+                while recent and recent[0][0] <= frame - max(window, 1):
+                    recent.popleft()
+                if frame in write_set:
+                    pairs = []
+                    for p in prepared:
+                        if window == 0:
+                            pool_faces = pools.get(p.task.key, [])
+                        else:
+                            pool_faces = [q for _, qs in recent for q in qs if q.task.key == p.task.key]
+                        pairs.append((p, recolour(p, self.opts.colour, pool_faces)))
+                    rng = np.random.default_rng([self.opts.seed, frame])
+                    layers = composite(native, self.converter, pairs, self.opts, rng)
+                    merged = MergedFrame(
+                        frame,
+                        layers.comp,
+                        layers.swap,
+                        layers.matte,
+                        layers.facemask,
+                        attributes=self._attributes(frame, inputs[frame]),
+                    )
+                    if self.output.format in ("png", "mov", "mp4"):
+                        merged.comp_display = np.clip(self.converter.to_working_float(layers.comp), 0.0, 1.0)
+                    if self.output.patch:
+                        patches[str(frame)] = self._write_patches(
+                            frame, pairs, layers.faces, max_faces, merged
+                        )
+                    if video is not None:
+                        video.write(np.clip(merged.comp_display * 255.0 + 0.5, 0, 255).astype(np.uint8))
+                    else:
+                        pending.append(pool.submit(self._write, merged))
+                        while len(pending) > 2:
+                            pending.popleft().result()
+                    s.frames_done += 1
+                    s.faces += len(prepared)
+                    progress.update(1, frame=frame, faces=len(prepared))
+                if window != 1:
+                    recent.append((frame, prepared))
+            while pending:
+                pending.popleft().result()
+            if video is not None:
+                s.files.append(str(video.close()))
+                video = None
+            if self.output.patch:
+                self._write_matrices(patches)
+        except BaseException:
+            progress.fail()
+            for f in pending:  # frames already merged are still written: a rerun need not redo them
+                try:
+                    f.result()
+                except Exception:  # noqa: BLE001, S110 - the first error is the one to report
+                    pass
+            pool.shutdown(wait=True)
+            if video is not None:
+                video.abort()
+            raise
+        pool.shutdown(wait=True)
+        progress.close()
+        return s
+
+    def _write(self, merged: MergedFrame) -> None:
+        try:
+            self.summary.files.extend(str(p) for p in self.writer.write(merged))
+        except OSError as exc:
+            if exc.errno in _TRANSIENT:
+                raise TransientError(
+                    f"cannot write frame {merged.frame} ({exc.strerror})", self.out_dir
+                ) from exc
+            raise InputError(f"cannot write frame {merged.frame} ({exc})", self.out_dir) from exc
+
+    def _open_video(self, frames: list[int]):
+        from facegraft.merge.video_out import VideoWriter
+
+        path = self.out_dir / f"{self.stem}.{self.output.format}"
+        meta = {f"facegraft/{k}": v for k, v in self._attributes(frames[0], "").items() if k != "input"}
+        meta["facegraft/synthetic"] = "true"
+        meta["facegraft/frames"] = format_frame_spec(frames)
+        audio = self.plate.path if self.plate.kind == "video" else None
+        start = self.plate.info(frames[0]).pts or 0.0 if audio else 0.0
+        return VideoWriter(path, self.fps, meta, audio, start)
+
+    def _write_patches(self, frame, pairs, records, max_faces, merged) -> list[dict]:
+        r = self.model.resolution
+        out = []
+        for i in range(max_faces):
+            path = self.out_dir / "patch" / f"{self.stem}.face{i}.{frame:04d}.exr"
+            attrs = dict(merged.attributes)
+            if i < len(pairs) and i < len(records):
+                face, colour = pairs[i]
+                rec = records[i]
+                attrs["face_to_frame"] = json.dumps(rec["face_to_frame"])
+                attrs["corners"] = json.dumps(rec["corners"])
+                write_patch(path, np.clip(colour, 0, 1), face.raw, r, attrs)
+                out.append(
+                    {
+                        "face": i,
+                        "file": path.name,
+                        "face_to_frame": rec["face_to_frame"],
+                        "corners": rec["corners"],
+                    }
+                )
+            else:
+                write_patch(path, None, None, r, attrs)
+                out.append({"face": i, "file": path.name, "empty": True})
+        return out
+
+    def _write_matrices(self, patches: dict[str, list]) -> None:
+        path = self.out_dir / "patch" / "matrices.json"
+        data = {"resolution": self.model.resolution, "face_type": self.model.face_type, "frames": {}}
+        if path.is_file():
+            try:
+                old = json.loads(path.read_text())
+                if old.get("resolution") == data["resolution"]:
+                    data["frames"].update(old.get("frames", {}))
+            except (ValueError, OSError):
+                pass
+        data["frames"].update(patches)
+        data["frames"] = dict(sorted(data["frames"].items(), key=lambda kv: int(kv[0])))
+        write_json(path, data)
+
+
+def _plate_stem(path: str) -> str:
+    """'plate' for plate.####.exr, plate.%04d.exr, plate.$F4.exr, plate.mov or a folder 'plate'."""
+    name = Path(path).name
+    for marker in ("#", "%", "$F", "@"):
+        if marker in name:
+            name = name.split(marker)[0]
+            return name.rstrip("._-") or "comp"
+    stem = Path(name).stem if Path(path).suffix else name
+    return stem.rstrip("._-") or "comp"
+
+
+def _interop_id(colourspace: str) -> str | None:
+    """The OCIO interop id of a colour space ('lin_rec709_scene'...), or None when the config has none."""
+    from facegraft.io.colour import _config
+
+    space = _config().getColorSpace(colourspace)
+    try:
+        return space.getInteropID() or None
+    except AttributeError:  # OCIO < 2.5
+        return None

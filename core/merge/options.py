@@ -1,0 +1,99 @@
+"""Options of `facegraft convert`, declared once for the CLI, the engine service and host panels."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from facegraft.errors import InputError
+from facegraft.merge.colour_transfer import COLOUR_TRANSFERS
+from facegraft.options import opt
+
+COLOUR_MODES = ("none", *COLOUR_TRANSFERS, "seamless")
+MASK_MODES = ("learned", "landmark", "learned*landmark")
+LAYOUTS = ("single", "multipart", "files")
+FORMATS = ("exr", "png", "tiff", "mov", "mp4")
+SIDES = ("top", "right", "bottom", "left")
+
+
+@dataclass
+class MergeOptions:
+    """How a learned face is put back on the plate. Pixel sizes are plate pixels."""
+
+    colour: str = opt("rct", "colour transfer from the plate's face to the swap", choices=COLOUR_MODES)
+    colour_window: int = opt(
+        1, "frames whose colour statistics are pooled (1: each frame alone; 0: the whole shot)"
+    )
+    mask: str = opt("learned*landmark", "which mask the matte is made from", choices=MASK_MODES)
+    erode: float = opt(0.0, "shrink the matte by this many pixels (negative: grow it)")
+    erode_sides: str = opt(
+        "", "extra erosion per side of the face, 'top=6,bottom=0,left=2,right=2' (top: towards the brow)"
+    )
+    feather: float = opt(6.0, "soften the matte edge over about this many pixels")
+    face_scale: float = opt(0.0, "scale the swapped face by this percentage (-50..50)")
+    sharpen: float = opt(0.0, "unsharp-mask amount for the swap (negative: blur)")
+    motion_blur: float = opt(0.0, "motion blur from the face's landmark motion (1: one frame's travel)")
+    degrade: str = opt("", "match a softer plate: 'blur=1.5,noise=0.01' (blur sigma in px, noise std)")
+    smooth: bool = opt(True, "smooth landmarks over time so the face does not jitter")
+    smooth_frames: int = opt(2, "frames each side that the landmark smoothing looks at")
+    seed: int = opt(0, "seed of the degrade noise (outputs are deterministic)")
+    control: bool = opt(
+        False, "quality check: render the plate's face through its own decoder instead of the source's"
+    )
+
+    def validate(self) -> None:
+        """Raise InputError naming the first bad option."""
+        if self.colour not in COLOUR_MODES:
+            raise InputError(f"unknown colour mode '{self.colour}' (choose from: {', '.join(COLOUR_MODES)})")
+        if self.mask not in MASK_MODES:
+            raise InputError(f"unknown mask mode '{self.mask}' (choose from: {', '.join(MASK_MODES)})")
+        if self.colour_window < 0:
+            raise InputError("--colour-window must be 0 (whole shot) or a number of frames")
+        if not -50 <= self.face_scale <= 50:
+            raise InputError(f"--face-scale {self.face_scale} is outside -50..50")
+        if self.feather < 0 or self.motion_blur < 0 or self.smooth_frames < 0:
+            raise InputError("--feather, --motion-blur and --smooth-frames cannot be negative")
+        self.sides()
+        self.degradation()
+
+    def sides(self) -> dict[str, float]:
+        """`erode_sides` parsed: pixels of extra erosion for each named side."""
+        return _pairs(self.erode_sides, "--erode-sides", SIDES)
+
+    def degradation(self) -> dict[str, float]:
+        """`degrade` parsed: {'blur': sigma, 'noise': std} (missing keys are 0)."""
+        return _pairs(self.degrade, "--degrade", ("blur", "noise"))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _pairs(text: str, flag: str, keys: tuple[str, ...]) -> dict[str, float]:
+    out = dict.fromkeys(keys, 0.0)
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in keys:
+            raise InputError(f"{flag}: '{item}' is not KEY=VALUE with KEY one of {', '.join(keys)}")
+        try:
+            out[key] = float(value)
+        except ValueError:
+            raise InputError(f"{flag}: '{value}' is not a number") from None
+        if out[key] < 0:
+            raise InputError(f"{flag}: {key} cannot be negative")
+    return out
+
+
+@dataclass
+class OutputOptions:
+    """Where and how the passes are written."""
+
+    layout: str = opt(
+        "single", "single: one EXR with every pass; multipart; files: one sequence per pass", choices=LAYOUTS
+    )
+    format: str = opt(
+        "exr", "exr passes, png/tiff comp and matte sequences, or mov/mp4 comp video", choices=FORMATS
+    )
+    patch: bool = opt(False, "also write the aligned face at model resolution with its face-to-frame matrix")
+    name: str = opt("", "file name stem of the outputs (default: the plate's)")
+    fps: float = opt(0.0, "frame rate for headers and videos (default: the plate's, else 24)")
+    colourspace: str = opt("", "the plate's colour space (default: scene-linear for EXR, sRGB otherwise)")
