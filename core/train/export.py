@@ -4,13 +4,13 @@ format DeepFaceLab's DFM uses, for hosts and runtimes that do not run PyTorch.
 The graph takes `face`, (N, 3, R, R) float32 RGB in 0..1 (the working encoding: display-referred, an aligned
 crop of the model's face type at its resolution R; N is free), and gives `swap`, the face rendered as the
 source identity, (N, 3, R, R) float32 0..1, and `mask`, its learned face mask, (N, 1, R, R) float32 0..1.
-The model's resolution, face type, architecture, hash and config travel in the ONNX metadata_props
-(`facegraft.*`), and the file is marked as a synthetic-media generator.
+The model's resolution, face type, architecture, hash (the one convert stamps on its passes: SHA-256 of
+the save's manifest) and config travel in the ONNX metadata_props (`facegraft.*`), and the file is marked
+as a synthetic-media generator.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -22,8 +22,7 @@ import torch
 
 from facegraft import __version__
 from facegraft.errors import FacegraftError, InputError
-from facegraft.train.checkpoint import MANIFEST, CheckpointStore
-from facegraft.train.models import FaceSwapModel, ModelConfig, ModelConfigError, build_model
+from facegraft.train.models import FaceSwapModel
 
 DEFAULT_OPSET = 18  # the newest opset torch's exporter writes natively (no version conversion)
 INPUT = "face"
@@ -41,34 +40,6 @@ class _SwapPath(torch.nn.Module):
         return self.model.swap(face)
 
 
-def load_trained(model_dir: str | Path) -> tuple[FaceSwapModel, dict]:
-    """The latest good save of `model_dir` as an eval-mode float32 model, and facts about it (config,
-    iteration, hash = SHA-256 of the save's manifest). InputError when the folder holds no usable model."""
-    folder = Path(model_dir)
-    if not folder.is_dir():
-        raise InputError("no such model folder", folder)
-    ckpt = CheckpointStore(folder).load_latest(fallback=True)
-    if ckpt is None:
-        raise InputError("the model folder holds no saved model (train it first)", folder)
-    try:
-        cfg = ModelConfig.from_dict(ckpt.state["config"])
-    except (KeyError, TypeError, ModelConfigError) as exc:
-        raise InputError(f"the save has no usable model config ({exc})", ckpt.folder) from exc
-    model = build_model(cfg)
-    try:
-        model.load_state_dict(ckpt.model_state)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise InputError(f"the weights do not fit the saved config ({first})", ckpt.folder) from exc
-    info = {
-        "config": cfg.to_dict(),
-        "iteration": int(ckpt.iteration),
-        "model_hash": hashlib.sha256((ckpt.folder / MANIFEST).read_bytes()).hexdigest(),
-        "save": str(ckpt.folder),
-    }
-    return model.eval(), info
-
-
 def export_onnx(model_dir: str | Path, out_path: str | Path, opset: int = DEFAULT_OPSET) -> dict:
     """Write the swap path of the latest good save in `model_dir` to `out_path` as ONNX (through a temp
     name, then renamed, so a reader never sees half a file); return what was written and about which
@@ -79,8 +50,11 @@ def export_onnx(model_dir: str | Path, out_path: str | Path, opset: int = DEFAUL
         raise FacegraftError(
             "ONNX export needs the onnx and onnxscript packages (pip install onnx onnxscript)"
         ) from exc
-    model, info = load_trained(model_dir)
-    cfg = info["config"]
+    from facegraft.merge.swap_model import load_swap_model
+
+    loaded = load_swap_model(model_dir)  # the latest good save; InputError naming the folder otherwise
+    model, cfg = loaded.model.float().eval(), loaded.config.to_dict()
+    info = {"model_hash": loaded.hash, "iteration": loaded.iteration}
     r = cfg["resolution"]
     out = Path(out_path)
     if out.is_dir():
