@@ -61,7 +61,9 @@ class BatchLoader:
         self._procs: list = []
         self._queues: list = []
         if self.workers:
-            ctx = mp.get_context("fork")
+            # spawn, not fork: a process that already runs threads (OpenMP, OpenCV, OIIO, a host's
+            # own) can hold a lock at fork time and the forked worker then waits on it for ever.
+            ctx = mp.get_context("spawn")
             self._stop = ctx.Event()
             for w in range(self.workers):
                 q = ctx.Queue(maxsize=depth)
