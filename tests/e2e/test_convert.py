@@ -356,3 +356,53 @@ def test_mp4_carries_the_comp_the_marking_and_every_frame(job, tmp_path):
         assert len(c.metadata.get("facegraft/model", "")) == 64
         assert sum(1 for _ in c.decode(video=0)) == N
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_a_video_plate_converts_to_mov_with_its_audio(photos, tmp_path):
+    import av
+
+    frames = [render(photos["grace_hopper"], m, (320, 240))[0] for m in camera_path(12, amplitude=10)]
+    plate = tmp_path / "plate.mov"
+    with av.open(str(plate), "w") as c:
+        v = c.add_stream("libx264", rate=24)
+        v.width, v.height, v.pix_fmt = 320, 240, "yuv420p"
+        a = c.add_stream("aac", rate=48000)
+        a.layout = "mono"
+        for f in frames:
+            for p in v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+        t = np.arange(48000 // 2) / 48000.0
+        tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
+        for i in range(0, tone.shape[1], 1024):
+            chunk = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(tone[:, i : i + 1024]), format="fltp", layout="mono"
+            )
+            chunk.sample_rate, chunk.pts = 48000, i
+            for p in a.encode(chunk):
+                c.mux(p)
+        for p in a.encode():
+            c.mux(p)
+    extract(plate, tmp_path / "shot", ExtractOptions(size=128, embeddings=False), progress_mode="quiet")
+    _save_model(tmp_path / "model")
+    proc = facegraft(
+        "convert",
+        plate,
+        "--shot",
+        tmp_path / "shot",
+        "--model",
+        tmp_path / "model",
+        "-o",
+        tmp_path / "out",
+        "--format",
+        "mov",
+    )
+    assert proc.returncode == 0, proc.stderr
+    with av.open(str(tmp_path / "out" / "plate.mov")) as c:
+        assert c.metadata.get("facegraft/synthetic") == "true"
+        assert len(c.streams.audio) == 1, "the plate's audio should be copied"
+        samples = sum(f.samples for f in c.decode(audio=0))
+        assert samples > 0.8 * 48000 * 12 / 24  # about the 0.5 s the frames cover
+    with av.open(str(tmp_path / "out" / "plate.mov")) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 12
