@@ -4,34 +4,54 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 from pathlib import Path
-
-from bench import bench_extract
+from types import ModuleType
 
 RESULTS = Path(__file__).parent / "results"
+BENCHES = ("extract", "train", "convert")
+
+
+def _module(name: str) -> ModuleType:
+    """The benchmark module for `name` (imported late: each pulls in torch and the engine)."""
+    from bench import bench_convert, bench_extract, bench_train
+
+    return {"extract": bench_extract, "train": bench_train, "convert": bench_convert}[name]
+
+
+def _write(name: str, result: dict, markdown: str) -> Path:
+    """results/NAME.json (through a temporary name) and results/NAME.md."""
+    out = RESULTS / f"{name}.json"
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=2))
+    tmp.replace(out)
+    md = RESULTS / f"{name}.md"
+    md_tmp = md.with_suffix(".md.tmp")
+    md_tmp.write_text(markdown)
+    md_tmp.replace(md)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer frames (a smoke run)")
+    parser.add_argument("--quick", action="store_true", help="fewer frames and shorter timings (a smoke run)")
     parser.add_argument("--work", default=None, help="folder for generated plates (default: a temp dir)")
+    parser.add_argument("--only", choices=BENCHES, action="append", help="run only these (repeatable)")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    result = bench_extract.run(quick=args.quick, work=args.work)
-    result["machine"] = {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "cpus": __import__("os").cpu_count(),
-    }
-    out = RESULTS / "extract.json"
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    tmp.replace(out)
-    (RESULTS / "extract.md").write_text(bench_extract.report(result))
-    print(bench_extract.report(result))
-    print(f"results: {out}")
+    machine = {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count()}
+    for name in args.only or BENCHES:
+        module = _module(name)
+        print(f"bench: {name}", flush=True)
+        result = module.run(quick=args.quick, work=args.work)
+        result["machine"] = machine
+        result["quick"] = args.quick
+        markdown = module.report(result)
+        out = _write(name, result, markdown)
+        print(markdown)
+        print(f"results: {out}", flush=True)
     return 0
 
 
