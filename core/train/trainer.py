@@ -43,6 +43,7 @@ class TrainSummary:
     resumed_from: int | None = None
     ranks: int = 1
     ranks_agree: bool = True
+    bf16: bool = False
 
 
 def batch_tensors(
@@ -162,6 +163,7 @@ def train(
         store.restore(model, optimizer, latest)
         history = list(latest.state.get("loss_history", []))
     net = distributed.wrap(model, info)
+    bf16 = opts.use_bf16(next(model.parameters()).is_cuda)
     disc_net = distributed.wrap(disc, info) if disc is not None and opts.gan_power > 0 else None
     em_weight = opts.eyes_mouth_weight if opts.eyes_mouth_priority else 0.0
     sampling = dataclasses.replace(opts.sampling, eye_mouth_masks=em_weight > 0)
@@ -217,13 +219,13 @@ def train(
         try:
             while (target is None or iteration < target) and time.monotonic() < deadline:
                 t = batch_tensors(next(loader))
-                loss, out = forward_losses(net, t, opts.bf16, em_weight)
+                loss, out = forward_losses(net, t, bf16, em_weight)
                 total, extra = loss, {}
                 if disc_net is not None:
                     # The discriminator sees the face inside the landmark mask: filmed vs reconstructed.
                     real = t["src_target"] * t["src_mask"]
                     fake = out["src_rec"].float() * t["src_mask"]
-                    with torch.autocast(fake.device.type, dtype=torch.bfloat16, enabled=opts.bf16):
+                    with torch.autocast(fake.device.type, dtype=torch.bfloat16, enabled=bf16):
                         g_loss = gan.generator_loss(gan.judge_frozen(disc, fake))
                     total = loss + opts.gan_power * g_loss
                 optimizer.zero_grad(set_to_none=True)
@@ -233,7 +235,7 @@ def train(
                 optimizer.step()
                 if disc_net is not None:
                     disc_opt.zero_grad(set_to_none=True)
-                    with torch.autocast(fake.device.type, dtype=torch.bfloat16, enabled=opts.bf16):
+                    with torch.autocast(fake.device.type, dtype=torch.bfloat16, enabled=bf16):
                         logits = disc_net(torch.cat([real, fake.detach()]))
                     d_loss = gan.discriminator_loss(logits[: real.shape[0]], logits[real.shape[0] :])
                     d_loss.backward()
@@ -282,4 +284,5 @@ def train(
         resumed_from,
         info.world,
         agree,
+        bf16,
     )

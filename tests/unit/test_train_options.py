@@ -12,6 +12,7 @@ from facegraft.train import gan
 from facegraft.train.augment import landmark_warp_maps, warp_to_landmarks
 from facegraft.train.checkpoint import CheckpointStore, NonFiniteWeights
 from facegraft.train.optim import LRDropoutAdam
+from facegraft.train.options import TrainOptions
 
 torch.set_flush_denormal(True)
 
@@ -113,7 +114,8 @@ def test_discriminator_learns_to_tell_sharp_faces_from_blurred_ones():
         opt.step()
         first = float(loss.detach()) if first is None else first
     assert float(loss.detach()) < 0.5 * first
-    assert float(gan.generator_loss(disc(fake))) > float(gan.generator_loss(disc(real)))
+    with torch.no_grad():
+        assert float(gan.generator_loss(disc(fake))) > float(gan.generator_loss(disc(real)))
 
 
 # ---------------------------------------------------------------------------------- checkpoint parts
@@ -242,3 +244,17 @@ def test_eye_mouth_priority_weighs_eye_and_mouth_errors_in_the_training_step():
         with_em, _ = forward_losses(model, {**t, "src_em": em, "dst_em": em}, eye_mouth_weight=300.0)
         off, _ = forward_losses(model, {**t, "src_em": em, "dst_em": em}, eye_mouth_weight=0.0)
     assert torch.equal(plain, off) and float(with_em) > float(plain) + 1.0
+
+
+def test_bf16_auto_follows_the_hardware_and_bad_values_are_refused(monkeypatch):
+    from facegraft.train import options
+
+    monkeypatch.setattr(options, "cpu_has_native_bf16", lambda: False)
+    assert TrainOptions().use_bf16(cuda=False) is False
+    assert TrainOptions().use_bf16(cuda=True) is True
+    assert TrainOptions(bf16="on").use_bf16(cuda=False) is True
+    assert TrainOptions(bf16="off").use_bf16(cuda=True) is False
+    monkeypatch.setattr(options, "cpu_has_native_bf16", lambda: True)
+    assert TrainOptions().use_bf16(cuda=False) is True
+    with pytest.raises(InputError, match="--bf16"):
+        TrainOptions(bf16="yes", iterations=1).validate()
