@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -62,10 +63,7 @@ def _shot(work: Path, n: int) -> Path:
         recs = []
         for i in range(n):
             r = records[i % DISTINCT]
-            faces = []
-            for f in r.faces:
-                g = type(f)(**{**f.__dict__, "frame": FIRST + i, "id": None, "image": None})
-                faces.append(g)
+            faces = [replace(f, frame=FIRST + i, id=None, image=None) for f in r.faces]
             recs.append(FrameRecord(FIRST + i, None, None, None, r.width, r.height, faces))
         store.write_frames(recs)
     return shot

@@ -21,6 +21,7 @@ import numpy as np
 from facegraft.extract import identity
 from facegraft.extract.alignment import eye_distance, transform_points
 from facegraft.extract.pipeline import ExtractOptions, build_tracker, extract
+from facegraft.merge.passes import read_passes
 from facegraft.sample_data import astronaut, grace_hopper
 from facegraft.sample_plates import (
     Move,
@@ -190,12 +191,6 @@ def convert_target(out: Path, plate: str) -> dict:
     return result
 
 
-def _read_passes(path: Path) -> dict[str, np.ndarray]:
-    from facegraft.merge.passes import read_passes
-
-    return read_passes(path)
-
-
 def measure_swaps(out: Path, plate: str) -> dict:
     """Per frame of the comp and of the control: identity distances, landmark agreement, sharpness and
     untouched pixels; plus the summary figures the issue asks for."""
@@ -228,7 +223,7 @@ def measure_swaps(out: Path, plate: str) -> dict:
         original = plate_frames.read(frame).astype(np.float32)
         for kind, folder in (("comp", "passes"), ("control", "control")):
             files = sorted((out / folder).glob(f"*.{frame:04d}.exr"))
-            ch = _read_passes(files[0])
+            ch = read_passes(files[0])
             comp = np.stack([ch["R"], ch["G"], ch["B"]], -1)
             rgb = linear.to_working_uint8(comp)
             found = quality.find_face(rgb, near=tf.landmarks)
@@ -313,7 +308,7 @@ def swap_sheet(out: Path, plate: str, frames: list[int], path: Path) -> None:
     rows = []
     with open_plate(plate) as p:
         for frame in frames:
-            ch = _read_passes(sorted((out / "passes").glob(f"*.{frame:04d}.exr"))[0])
+            ch = read_passes(sorted((out / "passes").glob(f"*.{frame:04d}.exr"))[0])
             plate_rgb = linear.to_working_uint8(p.read(frame))
             swap = linear.to_working_uint8(np.stack([ch["swap.R"], ch["swap.G"], ch["swap.B"]], -1))
             matte = np.repeat((np.clip(ch["matte.A"], 0, 1) * 255 + 0.5).astype(np.uint8)[..., None], 3, 2)

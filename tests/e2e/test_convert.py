@@ -263,16 +263,8 @@ def test_frames_that_were_never_extracted_exit_3(photos, tmp_path):
         progress_mode="quiet",
     )
     _save_model(tmp_path / "model")
-    proc = facegraft(
-        "convert",
-        tmp_path / "plate" / "p.####.png",
-        "--shot",
-        tmp_path / "shot",
-        "--model",
-        tmp_path / "model",
-        "-o",
-        tmp_path / "out",
-    )
+    job = {"plate": tmp_path / "plate" / "p.####.png", "shot": tmp_path / "shot", "model": tmp_path / "model"}
+    proc = convert(job, tmp_path / "out")
     assert proc.returncode == 3, proc.stderr
     assert "frame 3 was never extracted" in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
@@ -386,18 +378,8 @@ def test_a_video_plate_converts_to_mov_with_its_audio(photos, tmp_path):
             c.mux(p)
     extract(plate, tmp_path / "shot", ExtractOptions(size=128, embeddings=False), progress_mode="quiet")
     _save_model(tmp_path / "model")
-    proc = facegraft(
-        "convert",
-        plate,
-        "--shot",
-        tmp_path / "shot",
-        "--model",
-        tmp_path / "model",
-        "-o",
-        tmp_path / "out",
-        "--format",
-        "mov",
-    )
+    job = {"plate": plate, "shot": tmp_path / "shot", "model": tmp_path / "model"}
+    proc = convert(job, tmp_path / "out", "--format", "mov")
     assert proc.returncode == 0, proc.stderr
     with av.open(str(tmp_path / "out" / "plate.mov")) as c:
         assert c.metadata.get("facegraft/synthetic") == "true"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_convert import _save_model, facegraft  # the same tiny model and CLI runner
+from test_convert import _save_model, convert  # the same tiny model and CLI runner
 
 from facegraft.extract.pipeline import ExtractOptions, extract
 from facegraft.merge.matte import edge_position
@@ -45,18 +45,9 @@ def static(tmp_path_factory, photos):
 
 def test_on_a_static_plate_the_matte_edge_moves_less_than_half_a_pixel(static):
     out = static / "out"
-    proc = facegraft(
-        "convert",
-        static / "plate" / "plate.####.png",
-        "--shot",
-        static / "shot",
-        "--model",
-        static / "model",
-        "-o",
-        out,
-        "--mask",
-        "landmark",  # the landmark-driven matte: what landmark jitter would move
-    )
+    job = {"plate": static / "plate" / "plate.####.png", "shot": static / "shot", "model": static / "model"}
+    # the landmark-driven matte: what landmark jitter would move
+    proc = convert(job, out, "--mask", "landmark")
     assert proc.returncode == 0, proc.stderr
     moves = _matte_edge_motion(out, range(1, N + 1))
     assert max(moves) < 0.5, moves
@@ -68,23 +59,11 @@ def test_chunks_converted_separately_match_one_run(tmp_path, photos):
     plate = tmp_path / "plate" / "p.####.png"
     extract(plate, tmp_path / "shot", ExtractOptions(size=128, embeddings=False), progress_mode="quiet")
     _save_model(tmp_path / "model")
-    common = [
-        "convert",
-        plate,
-        "--shot",
-        tmp_path / "shot",
-        "--model",
-        tmp_path / "model",
-        "--colour-window",
-        "3",
-        "--degrade",
-        "noise=0.01",
-        "--motion-blur",
-        "1",
-    ]
-    assert facegraft(*common, "-o", tmp_path / "whole").returncode == 0
+    job = {"plate": plate, "shot": tmp_path / "shot", "model": tmp_path / "model"}
+    options = ["--colour-window", "3", "--degrade", "noise=0.01", "--motion-blur", "1"]
+    assert convert(job, tmp_path / "whole", *options).returncode == 0
     for spec in ("1-3", "4-6", "7-8"):
-        proc = facegraft(*common, "-o", tmp_path / "chunks", "--frames", spec)
+        proc = convert(job, tmp_path / "chunks", *options, "--frames", spec)
         assert proc.returncode == 0, proc.stderr
     for f in range(1, N + 1):
         a = read_passes(tmp_path / "whole" / f"p.{f:04d}.exr")
