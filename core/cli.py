@@ -12,6 +12,7 @@ from pathlib import Path
 
 from facegraft import __version__
 from facegraft.errors import EXIT_USAGE, FacegraftError
+from facegraft.faceset.merge import DEFAULT_DEDUPE
 from facegraft.options import add_arguments, from_namespace
 from facegraft.progress import MODES
 
@@ -106,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("no-faces", "multi-faces", "remove-deleted", "rename", "stats"):
         _add_common(asub.choices[name])
 
+    _add_faceset(sub)
+
     m = sub.add_parser("model", help="work with a trained model")
     msub = m.add_subparsers(dest="job", required=True, metavar="JOB", parser_class=_Parser)
     x = msub.add_parser(
@@ -120,6 +123,117 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--opset", type=int, default=18, help="ONNX opset (default: 18)")
     _add_common(x)
     return parser
+
+
+def _add_faceset(sub: argparse._SubParsersAction) -> None:
+    from facegraft.faceset.filter import FilterOptions
+    from facegraft.faceset.report import ReportOptions
+    from facegraft.faceset.sort import SortOptions
+
+    f = sub.add_parser("faceset", help="sort, clean, filter, merge, rebuild and report on facesets")
+    fsub = f.add_subparsers(dest="job", required=True, metavar="JOB", parser_class=_Parser)
+    s = fsub.add_parser(
+        "sort",
+        help="rename (or group) face images so that like faces sit together",
+        description="DIR: a shot folder, its faces/ folder, or a folder of face PNGs. Files become "
+        "NNNNN-<store name>.png and the store records the new names; `faceset clean` restores them.",
+    )
+    s.add_argument("dir", metavar="DIR")
+    add_arguments(s, SortOptions)
+    c = fsub.add_parser(
+        "clean", help="drop faces whose images were deleted; give images their store names back"
+    )
+    c.add_argument("shot", metavar="SHOTDIR")
+    fl = fsub.add_parser("filter", help="keep one person: list or move the faces of anyone else")
+    fl.add_argument("shot", metavar="SHOTDIR")
+    add_arguments(fl, FilterOptions)
+    mg = fsub.add_parser("merge", help="merge facesets into a new one, optionally without near-duplicates")
+    mg.add_argument("inputs", nargs="+", metavar="FACESET")
+    mg.add_argument("-o", "--output", required=True, help="the new shot folder")
+    mg.add_argument(
+        "--dedupe",
+        type=float,
+        nargs="?",
+        const=DEFAULT_DEDUPE,
+        default=None,
+        metavar="THRESHOLD",
+        help="drop a face that repeats a kept face of the same person: thumbnail RMS difference below "
+        f"THRESHOLD (0..1; default when given without a value: {DEFAULT_DEDUPE})",
+    )
+    ex = fsub.add_parser(
+        "export", help="rebuild the faceset from the store and plate at another face type or size"
+    )
+    ex.add_argument("shot", metavar="SHOTDIR")
+    ex.add_argument("-o", "--output", required=True, help="the new shot folder")
+    ex.add_argument("--face-type", default=None, help="face type of the new crops (default: the shot's)")
+    ex.add_argument("--size", type=int, default=None, help="crop size in pixels (default: the shot's)")
+    ex.add_argument("--plate", default=None, help="the plate, when it has moved since extraction")
+    r = fsub.add_parser("report", help="HTML coverage report: poses, blur, light, expressions, missing poses")
+    r.add_argument("src", metavar="SRC")
+    r.add_argument("--against", default=None, metavar="DST", help="target faceset whose poses SRC must cover")
+    r.add_argument("-o", "--output", required=True, help="the .html page to write")
+    add_arguments(r, ReportOptions)
+    for q in fsub.choices.values():
+        _add_common(q)
+
+
+def cmd_faceset(args: argparse.Namespace) -> int:
+    mode = "quiet" if args.quiet else args.progress
+    if args.job == "sort":
+        from facegraft.faceset.sort import SortOptions, sort_faceset
+
+        summary = sort_faceset(args.dir, from_namespace(SortOptions, args), mode).as_dict()
+        text = f"sorted {summary['faces']} faces by {summary['method']}"
+        if summary["set_aside"]:
+            text += f"; {summary['set_aside']} not chosen were moved aside"
+    elif args.job == "clean":
+        from facegraft.faceset.clean import clean_faceset
+
+        summary = clean_faceset(args.shot).as_dict()
+        text = f"renamed {summary['renamed']} images, removed {len(summary['removed'])} deleted faces"
+        for path, why in summary["orphans"]:
+            print(f"facegraft: warning: {path}: left alone ({why})", file=sys.stderr)
+    elif args.job == "filter":
+        from facegraft.faceset.filter import FilterOptions, filter_faceset
+
+        result = filter_faceset(args.shot, from_namespace(FilterOptions, args), mode)
+        summary = result.as_dict()
+        if args.progress != "json" and not result.moved_to:
+            for path, dist in result.others:
+                print(f"{path}\t{dist:.3f}")
+        verb = f"moved to {result.moved_to}" if result.moved_to else "listed"
+        text = f"kept {len(result.kept)} faces; {len(result.others)} others {verb}"
+    elif args.job == "merge":
+        from facegraft.faceset.merge import merge_facesets
+
+        summary = merge_facesets(args.inputs, args.output, args.dedupe, mode).as_dict()
+        dropped = len(summary["dropped"])
+        text = f"merged {summary['faces']} faces into {args.output} ({dropped} duplicates dropped)"
+    elif args.job == "export":
+        from facegraft.faceset.export import export_faceset
+
+        summary = export_faceset(
+            args.shot, args.output, args.face_type, args.size, args.plate, mode
+        ).as_dict()
+        text = (
+            f"wrote {summary['faces']} {summary['face_type']} faces ({summary['size']} px) to {args.output}"
+        )
+    else:
+        from facegraft.faceset.report import ReportOptions, write_report
+
+        summary = write_report(
+            args.src, args.output, args.against, from_namespace(ReportOptions, args)
+        ).as_dict()
+        text = f"wrote {summary['html']}"
+        if args.against:
+            text += (
+                f": {summary['missing_faces']} target faces in {summary['missing_cells']} poses lack a source"
+            )
+    if args.progress == "json":
+        print(json.dumps({"task": f"faceset-{args.job}", "event": "summary", **summary}))
+    else:
+        _say(args, text)
+    return 0
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
@@ -244,6 +358,7 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 COMMANDS = {"extract": cmd_extract, "train": cmd_train, "convert": cmd_convert, "alignments": cmd_alignments}
 COMMANDS["model"] = cmd_model
+COMMANDS["faceset"] = cmd_faceset
 
 
 def main(argv: list[str] | None = None) -> int:

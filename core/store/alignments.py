@@ -305,6 +305,23 @@ class AlignmentsStore:
             if cur.rowcount == 0:
                 raise StoreError(f"no face with id {face_id}", str(self.path))
 
+    def set_face_images(self, names: dict[int, str | None]) -> None:
+        """Record new image names (relative to SHOTDIR/faces/) for many faces in one transaction."""
+        with self.transaction() as conn:
+            for face_id, image in names.items():
+                cur = conn.execute("UPDATE faces SET image = ? WHERE id = ?", (image, int(face_id)))
+                if cur.rowcount == 0:
+                    raise StoreError(f"no face with id {face_id}", str(self.path))
+
+    def set_embeddings(self, embeddings: dict[int, np.ndarray]) -> None:
+        """Store (N,) float32 identity embeddings for many faces in one transaction."""
+        with self.transaction() as conn:
+            for face_id, emb in embeddings.items():
+                blob = _f32(emb, "embedding", (None,))
+                cur = conn.execute("UPDATE faces SET embedding = ? WHERE id = ?", (blob, int(face_id)))
+                if cur.rowcount == 0:
+                    raise StoreError(f"no face with id {face_id}", str(self.path))
+
     def remove_faces(self, face_ids: Iterable[int]) -> int:
         """Delete faces and their masks in one transaction; their frames stay recorded. Returns the count."""
         ids = sorted({int(i) for i in face_ids})
@@ -320,6 +337,10 @@ class AlignmentsStore:
     def frames_done(self) -> set[int]:
         """Numbers of every stored frame (with or without faces)."""
         return {row[0] for row in self._conn.execute("SELECT frame FROM frames")}
+
+    def frame_sizes(self) -> dict[int, tuple[int, int]]:
+        """(width, height) of every stored frame, by frame number."""
+        return {f: (w, h) for f, w, h in self._conn.execute("SELECT frame, width, height FROM frames")}
 
     def has_frame(self, frame: int) -> bool:
         """Whether this frame has been stored."""

@@ -67,21 +67,7 @@ def encode_face_png(rgb: np.ndarray, tags: Mapping[str, str | int]) -> bytes:
 
 def write_face_image(path: str | Path, rgb: np.ndarray, tags: Mapping[str, str | int]) -> None:
     """Write a tagged face PNG to a temporary name in the same folder, then rename it into place."""
-    path = Path(path)
-    data = encode_face_png(rgb, tags)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise InputError(f"cannot write the face image ({exc.strerror or exc})", str(path)) from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise InputError(f"cannot write the face image ({exc.strerror or exc})", str(path)) from exc
-        raise
+    write_bytes_atomic(path, encode_face_png(rgb, tags), "the face image")
 
 
 def read_face_png(path: str | Path) -> np.ndarray:
@@ -136,3 +122,46 @@ def _parse_text(kind: bytes, data: bytes) -> tuple[str, str] | None:
         return key.decode("latin-1"), (zlib.decompress(text) if compressed else text).decode("utf-8")
     except (zlib.error, UnicodeDecodeError, IndexError):
         return None
+
+
+def retag_face_png(data: bytes, tags: Mapping[str, str | int]) -> bytes:
+    """The PNG with its ``facegraft/*`` text chunks replaced by `tags`; the pixels stay byte-identical."""
+    if data[:8] != _SIGNATURE:
+        raise InputError("not a PNG file")
+    kept, pos = [], 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        end = pos + 12 + length
+        if end > len(data):
+            raise InputError("truncated PNG")
+        if kind in (b"tEXt", b"zTXt", b"iTXt"):
+            parsed = _parse_text(kind, data[pos + 8 : pos + 8 + length])
+            if parsed and parsed[0].startswith(PREFIX):
+                pos = end
+                continue
+        kept.append(data[pos:end])
+        pos = end
+        if kind == b"IEND":
+            break
+    if not kept or kept[0][4:8] != b"IHDR" or kept[-1][4:8] != b"IEND":
+        raise InputError("malformed PNG (no IHDR or IEND chunk)")
+    text = b"".join(_text_chunk(str(k), str(v)) for k, v in tags.items())
+    return _SIGNATURE + kept[0] + text + b"".join(kept[1:])
+
+
+def write_bytes_atomic(path: str | Path, data: bytes, what: str = "the file") -> None:
+    """Write bytes to a temporary name in the same folder, then rename into place."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise InputError(f"cannot write {what} ({exc.strerror or exc})", str(path)) from exc
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise InputError(f"cannot write {what} ({exc.strerror or exc})", str(path)) from exc
+        raise

@@ -1,0 +1,1 @@
+"""Faceset tools: sort, clean, filter, merge, rebuild and report on the faces a model trains on."""

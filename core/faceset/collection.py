@@ -1,0 +1,205 @@
+"""A faceset on disk: a folder of tagged face PNGs and, where there is one, the shot's alignments store.
+
+`open_faceset` takes a shot folder (``alignments.db`` + ``faces/``), its ``faces/`` folder, or a bare
+folder of face PNGs. Images are matched to store faces by the face id in their tags, never by file name,
+so files renamed by a sort or grouped into sub-folders still resolve. Group folders made by a sort carry
+a marker file; only those are searched, so a folder the user made to keep rejects out stays out.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from facegraft.errors import InputError
+from facegraft.extract.alignment import mean_face, transform_points
+from facegraft.store.alignments import AlignmentsStore, Face
+from facegraft.store.face_images import face_image_name, read_face_tags
+
+FACES_DIR = "faces"
+GROUP_MARKER = ".facegraft-group"
+_SORT_PREFIX = re.compile(r"^\d+-")
+_TMP_PREFIX = ".facegraft-moving-"
+
+
+@dataclass
+class FaceItem:
+    """One face image of a faceset: its file, its face id (from the tags) and its store record."""
+
+    path: Path
+    face_id: int | None
+    face: Face | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def canonical_name(self) -> str:
+        """The name the image goes back to: ``frame_index.png`` from the store or the tags, else the file
+        name without a sort prefix."""
+        if self.face is not None:
+            return face_image_name(self.face.frame, self.face.index)
+        frame, index = self.tags.get("frame"), self.tags.get("index")
+        if frame is not None and index is not None and _is_int(frame) and _is_int(index):
+            return face_image_name(int(frame), int(index))
+        return _SORT_PREFIX.sub("", self.path.name)
+
+    def crop_landmarks(self, size: int) -> np.ndarray:
+        """(68, 2) landmarks in the pixels of a `size` crop: the stored ones through the stored matrix, or
+        the mean face of the tagged face type (an aligned crop puts the face there by construction)."""
+        f = self.face
+        if f is not None and f.matrix is not None:
+            return transform_points(f.landmarks, f.matrix) * (size / f.size)
+        return canonical_crop_landmarks(self.tags.get("face_type", "full"), size)
+
+
+@dataclass
+class Faceset:
+    """The images of a faces folder, each matched to its store face when a store is known."""
+
+    folder: Path
+    store_path: Path | None
+    items: list[FaceItem]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def open_store(self) -> AlignmentsStore:
+        """The faceset's alignments store; InputError when the folder has none."""
+        if self.store_path is None:
+            raise InputError(
+                "this folder has no alignments store beside it (a shot folder is needed)", self.folder
+            )
+        return AlignmentsStore.open(self.store_path)
+
+    def relative(self, path: Path) -> str:
+        """A path as the store records it: relative to the faces folder, with forward slashes."""
+        return path.relative_to(self.folder).as_posix()
+
+
+def canonical_crop_landmarks(face_type_name: str, size: int) -> np.ndarray:
+    """(68, 2) mean-face landmarks in the pixels of a `size` aligned crop of the face type."""
+    from facegraft.extract.alignment import face_type
+
+    ft = face_type(face_type_name)
+    scale = size / (2.0 * ft.half_width)
+    m = np.array([[scale, 0.0, size / 2 - scale * 0.5], [0.0, scale, size / 2 - scale * ft.centre_y]])
+    return transform_points(mean_face(), m)
+
+
+def _is_int(text: str) -> bool:
+    return text.strip().lstrip("-").isdigit()
+
+
+def locate(path: str | Path) -> tuple[Path, Path | None]:
+    """(faces folder, alignments.db or None) for a shot folder, a faces folder or a bare image folder."""
+    p = Path(path)
+    if not p.is_dir():
+        raise InputError("not a folder (give a shot folder or a folder of face images)", p)
+    if (p / AlignmentsStore.DEFAULT_NAME).is_file():
+        faces = p / FACES_DIR
+        if not faces.is_dir():
+            raise InputError("the shot has no faces/ folder (extract with face images)", p)
+        return faces, p / AlignmentsStore.DEFAULT_NAME
+    if (p.parent / AlignmentsStore.DEFAULT_NAME).is_file():
+        return p, p.parent / AlignmentsStore.DEFAULT_NAME
+    return p, None
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Face PNGs of a faces folder and of the group folders a sort made in it, sorted by path."""
+    found = []
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_file() and entry.name.lower().endswith(".png"):
+            found.append(Path(entry.path))
+        elif entry.is_dir() and (Path(entry.path) / GROUP_MARKER).is_file():
+            found.extend(
+                Path(e.path)
+                for e in sorted(os.scandir(entry.path), key=lambda e: e.name)
+                if e.is_file() and not e.name.startswith(".") and e.name.lower().endswith(".png")
+            )
+    return found
+
+
+def open_faceset(path: str | Path) -> Faceset:
+    """Scan a faceset folder and match every image to its store face (by the tagged face id).
+
+    A tagged image whose face id the store does not hold keeps ``face=None``; two files claiming one
+    face are both listed, the second without its store record, so nothing silently disappears."""
+    folder, db = locate(path)
+    faces: dict[int, Face] = {}
+    if db is not None:
+        with AlignmentsStore.open(db) as store:
+            faces = {int(f.id): f for f in store.faces()}  # type: ignore[arg-type]
+    items: list[FaceItem] = []
+    claimed: set[int] = set()
+    for file in image_files(folder):
+        tags = read_face_tags(file)
+        tag = tags.get("face_id")
+        face_id = int(tag) if tag is not None and _is_int(tag) else None
+        face = faces.get(face_id) if face_id is not None and face_id not in claimed else None
+        if face is not None:
+            claimed.add(face_id)  # type: ignore[arg-type]
+        items.append(FaceItem(file, face_id, face, tags))
+    return Faceset(folder, db, items)
+
+
+def move_files(folder: Path, moves: Iterable[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
+    """Move files inside `folder` as one batch: every source to a hidden temporary name first, then to its
+    target, so names that swap never clobber each other. Returns the moves made.
+
+    A target that exists and is not itself moving away is refused before anything moves."""
+    plan = [(Path(s), Path(t)) for s, t in moves if Path(s) != Path(t)]
+    leaving = {s for s, _ in plan}
+    targets = [t for _, t in plan]
+    if len(set(targets)) != len(targets):
+        raise InputError("two images would get the same name", folder)
+    for _, t in plan:
+        if t.exists() and t not in leaving:
+            raise InputError(f"{t.name} already exists and is not one of the images being moved", t.parent)
+    staged = []
+    for i, (s, t) in enumerate(plan):
+        tmp = folder / f"{_TMP_PREFIX}{os.getpid()}-{i}.png"
+        os.replace(s, tmp)
+        staged.append((tmp, t))
+    for tmp, t in staged:
+        t.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, t)
+    return plan
+
+
+def make_group_folder(folder: Path, name: str) -> Path:
+    """A group sub-folder of the faces folder, marked so that scans and `clean` know a sort made it."""
+    group = folder / name
+    group.mkdir(exist_ok=True)
+    (group / GROUP_MARKER).write_text("made by facegraft faceset sort; `faceset clean` gathers it back\n")
+    return group
+
+
+def remove_empty_groups(folder: Path) -> list[Path]:
+    """Delete group folders (marked ones only) that hold nothing but their marker."""
+    removed = []
+    for entry in os.scandir(folder):
+        group = Path(entry.path)
+        if entry.is_dir() and (group / GROUP_MARKER).is_file():
+            if [e.name for e in os.scandir(group)] == [GROUP_MARKER]:
+                (group / GROUP_MARKER).unlink()
+                group.rmdir()
+                removed.append(group)
+    return removed
+
+
+def recover_interrupted(folder: Path) -> list[Path]:
+    """Temporary files a killed move left behind (``.facegraft-moving-*``), renamed to visible names so
+    the next `clean` puts them back by their tags. Returns the new paths."""
+    restored = []
+    for tmp in sorted(folder.glob(f"{_TMP_PREFIX}*.png")):
+        target = folder / f"recovered-{tmp.name[len(_TMP_PREFIX) :]}"
+        os.replace(tmp, target)
+        restored.append(target)
+    return restored

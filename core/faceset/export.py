@@ -1,0 +1,156 @@
+"""`faceset export`: rebuild a faceset from the store and the plate, for another face type or crop size,
+without detecting or landmarking again.
+
+The stored landmarks give a new alignment matrix per face; the plate frame is read once, converted to
+the working encoding as extraction did, and each face warped and masked again. The result is a new shot
+folder (``alignments.db`` + ``faces/``) built under a temporary name and renamed into place. A merged
+faceset is rebuilt from each of its source plates (its ``faceset_origins`` say which).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from facegraft.errors import InputError
+from facegraft.extract.alignment import alignment_matrix, face_type, warp_face
+from facegraft.extract.masks import MASKERS, landmark_masks
+from facegraft.faceset.collection import FACES_DIR
+from facegraft.io.colour import ColourConverter, resolve_colourspace
+from facegraft.io.plate import open_plate
+from facegraft.progress import Progress
+from facegraft.store.alignments import AlignmentsStore, Face
+from facegraft.store.face_images import face_image_name, write_face_image
+
+
+@dataclass
+class ExportResult:
+    """The new shot folder, its face type and size, and how many faces it holds."""
+
+    out: Path
+    face_type: str
+    size: int
+    faces: int
+
+    def as_dict(self) -> dict:
+        return {"out": str(self.out), "face_type": self.face_type, "size": self.size, "faces": self.faces}
+
+
+def _plates_of(store: AlignmentsStore, faces: list[Face], plate_override: str | None) -> dict:
+    """{(plate path, colourspace): {plate frame: [faces]}} for the faces of a shot or a merged faceset."""
+    info = store.plate()
+    groups: dict[tuple[str, str | None], dict[int, list[Face]]] = defaultdict(lambda: defaultdict(list))
+    if info.get("kind") == "faceset":
+        origins = store.setting("faceset_origins", {})
+        sources = info.get("sources", [])
+        for f in faces:
+            source, _, frame = origins[str(f.id)]
+            plate = sources[source]["plate"]
+            groups[(plate.get("path", ""), plate.get("colourspace"))][int(frame)].append(f)
+        return groups
+    path = plate_override or info.get("path")
+    if not path:
+        raise InputError("the store does not record its plate; pass --plate", store.path)
+    for f in faces:
+        groups[(path, None if plate_override else info.get("colourspace"))][f.frame].append(f)
+    return groups
+
+
+def export_faceset(
+    shot: str | Path,
+    out: str | Path,
+    face_type_name: str | None = None,
+    size: int | None = None,
+    plate: str | None = None,
+    progress_mode: str = "quiet",
+) -> ExportResult:
+    """Write a new shot folder `out` with every face of `shot` re-cropped at the face type and size."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError("the output folder exists and is not empty", out)
+    with AlignmentsStore.open(shot) as store:
+        recs = list(store.iter_frames(load_masks=True))
+        faces = [f for r in recs for f in r.faces]
+        if not faces:
+            raise InputError("the store holds no faces to export", store.path)
+        kind = face_type_name or faces[0].face_type
+        face_type(kind)  # validates the name
+        px = int(size or faces[0].size)
+        if not 16 <= px <= 4096:
+            raise InputError(f"--size must be 16..4096 pixels, got {px}")
+        groups = _plates_of(store, faces, plate)
+        plate_info, settings = store.plate(), store.settings()
+    tmp = out.parent / f".{out.name}.exporting-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / FACES_DIR).mkdir(parents=True)
+    try:
+        with AlignmentsStore.open(tmp, create=True) as new:
+            new.set_plate(plate_info)
+            for key, value in settings.items():
+                new.set_setting(key, value)
+            extract = dict(settings.get("extract", {}), face_type=kind, size=px)
+            new.set_setting("extract", extract)
+            out_recs, old_ids = [], {}
+            for r in recs:
+                rec = replace(r, faces=[])
+                for f in r.faces:
+                    matrix = alignment_matrix(f.landmarks, kind, px)
+                    names = tuple(n for n in f.masks if n in MASKERS) or ("components", "extended")
+                    g = replace(
+                        f,
+                        matrix=matrix,
+                        face_type=kind,
+                        size=px,
+                        masks=landmark_masks(f.landmarks, matrix, px, names),
+                        image=face_image_name(f.frame, f.index),
+                        id=None,
+                    )
+                    old_ids[id(g)] = f.id
+                    rec.faces.append(g)
+                out_recs.append(rec)
+            new.write_frames(out_recs)
+            origins = settings.get("faceset_origins")
+            if origins:
+                new.set_setting(
+                    "faceset_origins",
+                    {str(g.id): origins[str(old_ids[id(g)])] for r in out_recs for g in r.faces},
+                )
+        new_of = {old_ids[id(g)]: g for r in out_recs for g in r.faces}
+        _write_crops(groups, new_of, tmp / FACES_DIR, progress_mode)
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return ExportResult(out=out, face_type=kind, size=px, faces=len(faces))
+
+
+def _write_crops(groups: dict, new_of: dict[int, Face], faces_dir: Path, progress_mode: str) -> None:
+    """Read each plate once, in frame order, and write every face's new crop as a tagged PNG."""
+    progress = Progress(len(new_of), "faceset-export", progress_mode, unit="faces")
+    for (path, colourspace), frames in groups.items():
+        if not path:
+            raise InputError("a source of this faceset does not record its plate")
+        with open_plate(path) as plate:
+            conv = ColourConverter(resolve_colourspace(colourspace or plate.default_colourspace))
+            missing = sorted(set(frames) - set(plate.frames))
+            if missing:
+                raise InputError(f"the plate lacks frames the store lists (first: {missing[0]})", path)
+            for info, pixels in plate.iter_frames(sorted(frames)):
+                rgb = conv.to_working_uint8(pixels)
+                for old in frames[info.frame]:
+                    g = new_of[int(old.id)]
+                    tags = {
+                        "face_id": g.id,
+                        "frame": g.frame,
+                        "index": g.index,
+                        "face_type": g.face_type,
+                        "size": g.size,
+                    }
+                    write_face_image(faces_dir / g.image, warp_face(rgb, g.matrix, g.size), tags)  # type: ignore[operator]
+                    progress.update(1)
+    progress.close()

@@ -1,0 +1,106 @@
+"""`faceset filter`: keep one person. Every face is compared with a reference identity (a face id of the
+store, one of the faceset's images, or any photo of the person) by embedding distance; the others are
+listed, or moved out of the faces folder so training no longer sees them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from facegraft.errors import InputError
+from facegraft.extract.identity import SAME_PERSON
+from facegraft.faceset.collection import FaceItem, Faceset, move_files, open_faceset
+from facegraft.faceset.survey import embeddings
+from facegraft.options import opt
+
+
+@dataclass
+class FilterOptions:
+    """Options of `faceset filter`."""
+
+    reference: str = opt("", "a face id of the store, a face image, or a photo of the person to keep")
+    threshold: float = opt(SAME_PERSON, "embedding distance below which a face is the reference person")
+    move: str = opt("", "move the other faces' images into this folder (default: only list them)")
+
+
+@dataclass
+class FilterResult:
+    """Faces kept and the others, each as (path, distance to the reference)."""
+
+    kept: list[tuple[Path, float]] = field(default_factory=list)
+    others: list[tuple[Path, float]] = field(default_factory=list)
+    moved_to: Path | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "kept": len(self.kept),
+            "others": [{"path": str(p), "distance": round(d, 4)} for p, d in self.others],
+            "moved_to": None if self.moved_to is None else str(self.moved_to),
+        }
+
+
+def reference_embedding(faceset: Faceset, reference: str, all_embeddings: np.ndarray) -> np.ndarray:
+    """(128,) embedding of the reference: a face id, an image of this faceset, or a photo (detected)."""
+    ref = reference.strip()
+    if not ref:
+        raise InputError("--reference is required (a face id, a face image or a photo)")
+    if ref.lstrip("-").isdigit() and not Path(ref).exists():
+        for i, item in enumerate(faceset.items):
+            if item.face is not None and item.face.id == int(ref):
+                return all_embeddings[i]
+        raise InputError(f"face id {ref} has no image in this faceset", faceset.folder)
+    path = Path(ref)
+    if not path.is_file():
+        raise InputError("reference not found (give a face id, a face image or a photo)", path)
+    resolved = path.resolve()
+    for i, item in enumerate(faceset.items):
+        if item.path.resolve() == resolved:
+            return all_embeddings[i]
+    return photo_embedding(path)
+
+
+def photo_embedding(path: Path) -> np.ndarray:
+    """(128,) embedding of the largest face found in a photo (or of an aligned face PNG by its tags)."""
+    from facegraft.extract import identity
+    from facegraft.extract.alignment import face_size
+    from facegraft.extract.pipeline import ExtractOptions, build_tracker
+    from facegraft.io.colour import ColourConverter, resolve_colourspace
+    from facegraft.io.plate import open_plate
+    from facegraft.store.face_images import read_face_png, read_face_tags
+
+    if path.suffix.lower() == ".png" and read_face_tags(path).get("face_type"):
+        rgb = read_face_png(path)
+        item = FaceItem(path, None, None, read_face_tags(path))
+        return identity.embed(rgb, item.crop_landmarks(rgb.shape[0]))
+    with open_plate(path) as plate:
+        conv = ColourConverter(resolve_colourspace(plate.default_colourspace))
+        _, pixels = next(iter(plate.iter_frames(plate.frames[:1])))
+        rgb = conv.to_working_uint8(pixels)
+    faces = build_tracker(ExtractOptions(embeddings=False, detect_every=1)).step(rgb, 0)
+    if not faces:
+        raise InputError("no face found in the reference photo", path)
+    largest = max(faces, key=lambda f: face_size(f.landmarks))
+    return identity.embed(rgb, largest.landmarks)
+
+
+def filter_faceset(path: str | Path, opts: FilterOptions, progress_mode: str = "quiet") -> FilterResult:
+    """Split a faceset into the reference person and the others; move the others when asked."""
+    faceset = open_faceset(path)
+    if not faceset.items:
+        raise InputError("no face images to filter", faceset.folder)
+    emb = embeddings(faceset, progress_mode)
+    ref = reference_embedding(faceset, opts.reference, emb)
+    dist = np.linalg.norm(emb.astype(np.float64) - ref.astype(np.float64), axis=1)
+    result = FilterResult()
+    for item, d in zip(faceset.items, dist):
+        (result.kept if d < opts.threshold else result.others).append((item.path, float(d)))
+    if opts.move and result.others:
+        dest = Path(opts.move)
+        dest.mkdir(parents=True, exist_ok=True)
+        by_path = {item.path: item for item in faceset.items}
+        move_files(faceset.folder, [(p, dest / by_path[p].canonical_name) for p, _ in result.others])
+        result.moved_to = dest
+    return result
