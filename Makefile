@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.facegraft-installed
 TORCH  := torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: all demo test bench lint clean venv
+.PHONY: all demo test bench lint clean venv browser
 
 all: test
 
@@ -23,7 +23,15 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m facegraft.demo --out demo_out
 
-test: $(STAMP)
+# The faceset report test opens the page in headless Chromium: Debian's package, never a downloaded browser.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      apt-get install -y -q chromium >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } ; \
+	    else echo "make: the report test needs Chromium (Debian: apt-get install chromium)" >&2; fi; }
+
+test: $(STAMP) browser
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -11,14 +11,15 @@ from pathlib import Path
 from types import ModuleType
 
 RESULTS = Path(__file__).parent / "results"
-BENCHES = ("extract", "train", "convert")
+BENCHES = ("extract", "train", "convert", "faceset")
 
 
 def _module(name: str) -> ModuleType:
     """The benchmark module for `name` (imported late: each pulls in torch and the engine)."""
-    from bench import bench_convert, bench_extract, bench_train
+    from bench import bench_convert, bench_extract, bench_faceset, bench_train
 
-    return {"extract": bench_extract, "train": bench_train, "convert": bench_convert}[name]
+    modules = {"extract": bench_extract, "train": bench_train, "convert": bench_convert}
+    return {**modules, "faceset": bench_faceset}[name]
 
 
 def _write(name: str, result: dict, markdown: str) -> Path:

@@ -386,3 +386,26 @@ def test_coverage_report_flags_target_poses_the_source_lacks(photos, reference_l
     assert seen["charts"] == 4
     assert (page.parent / "report_files" / "source_heatmap.png").is_file()
     assert (page.parent / "report_files" / "target_heatmap.png").is_file()
+
+
+def test_final_keeps_the_sharpest_faces_spread_over_yaw(shots, tmp_path):
+    import cv2
+
+    from facegraft.store.face_images import write_face_image
+
+    shot = copy_shot(shots["astronaut"], tmp_path / "final")
+    turn = {}  # frames 1-6 frontal, 7-12 turned one way, 13-18 the other
+    blurred = set()
+    for p in sorted((shot / "faces").glob("*.png")):
+        tags = read_face_tags(p)
+        frame = int(tags["frame"])
+        turn[tags["face_id"]] = (frame - 1) // len(MOVES)
+        if frame % len(MOVES) == 2:  # one soft face per turn
+            write_face_image(p, cv2.GaussianBlur(read_face_png(p), (0, 0), 3), tags)
+            blurred.add(tags["face_id"])
+    assert facegraft("faceset", "sort", shot, "--by", "final", "--count", "6") == 0
+    kept = [read_face_tags(p)["face_id"] for p in (shot / "faces").glob("*.png")]
+    rest = list((shot / "faces_rest").glob("*.png"))
+    assert len(kept) == 6 and len(rest) == 12
+    assert sorted(turn[k] for k in kept) == [0, 0, 1, 1, 2, 2], "two faces from each head turn"
+    assert not blurred & set(kept), "a blurred face was chosen over sharp ones at the same pose"
