@@ -409,3 +409,34 @@ def test_final_keeps_the_sharpest_faces_spread_over_yaw(shots, tmp_path):
     assert len(kept) == 6 and len(rest) == 12
     assert sorted(turn[k] for k in kept) == [0, 0, 1, 1, 2, 2], "two faces from each head turn"
     assert not blurred & set(kept), "a blurred face was chosen over sharp ones at the same pose"
+
+
+def test_a_sort_killed_half_way_is_put_right_by_clean(shots, tmp_path, monkeypatch):
+    import os
+
+    from facegraft.faceset import collection
+
+    shot = copy_shot(shots["astronaut"], tmp_path / "killed")
+    before = {read_face_tags(p)["face_id"]: p.read_bytes() for p in (shot / "faces").glob("*.png")}
+    calls = {"n": 0}
+    real_replace = os.replace
+
+    def dying_replace(src, dst):
+        calls["n"] += 1
+        if calls["n"] == 25:  # after all files went to temporary names and a few reached their targets
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(collection.os, "replace", dying_replace)
+    assert facegraft("faceset", "sort", shot, "--by", "blur") == 130
+    monkeypatch.setattr(collection.os, "replace", real_replace)
+    assert list((shot / "faces").glob(".facegraft-moving-*")), "the kill should leave files in flight"
+    assert facegraft("faceset", "clean", shot) == 0
+    after = {read_face_tags(p)["face_id"]: p.read_bytes() for p in (shot / "faces").glob("*.png")}
+    assert after == before, "every face image is back, unchanged"
+    with AlignmentsStore.open(shot) as store:
+        faces = store.faces()
+    assert len(faces) == len(before)
+    assert all(
+        f.image == f"{f.frame:06d}_{f.index}.png" and (shot / "faces" / f.image).is_file() for f in faces
+    )
