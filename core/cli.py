@@ -109,6 +109,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_faceset(sub)
 
+    sv = sub.add_parser(
+        "serve",
+        help="run the engine service for hosts (loopback or a Unix socket only)",
+        description="Listens on 127.0.0.1 (or a Unix socket) only; every request needs the token in "
+        "$FACEGRAFT_HOME/service/token (default ~/.facegraft). Jobs may only name files under the --root "
+        "folders (default: your home and the current folder).",
+    )
+    where = sv.add_mutually_exclusive_group()
+    where.add_argument(
+        "--port", type=int, default=None, help="TCP port on 127.0.0.1 (default: any free port)"
+    )
+    where.add_argument("--socket", default=None, help="listen on this Unix socket instead")
+    sv.add_argument(
+        "--root", action="append", default=None, help="a folder jobs may read and write (repeatable)"
+    )
+    sv.add_argument("--no-resume", action="store_true", help="leave jobs cut short by a crash interrupted")
+    act = sv.add_mutually_exclusive_group()
+    act.add_argument("--status", action="store_true", help="print the running service's status and exit")
+    act.add_argument("--stop", action="store_true", help="stop the running service")
+    sv.add_argument("--verbose", action="store_true", help="mirror the service log on the console")
+
     m = sub.add_parser("model", help="work with a trained model")
     msub = m.add_subparsers(dest="job", required=True, metavar="JOB", parser_class=_Parser)
     x = msub.add_parser(
@@ -236,6 +257,20 @@ def cmd_faceset(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from facegraft.service import server
+
+    if args.status:
+        info = server.status()
+        print(json.dumps(info, indent=2))
+        return 0 if info.get("up") else 1
+    if args.stop:
+        stopped = server.stop()
+        print("stopped the engine service" if stopped else "no engine service was running")
+        return 0
+    return server.serve(args.port, args.socket, args.root, args.verbose, resume=not args.no_resume)
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
     from facegraft.extract.pipeline import ExtractOptions, extract
 
@@ -359,6 +394,7 @@ def _say(args: argparse.Namespace, text: str) -> None:
 COMMANDS = {"extract": cmd_extract, "train": cmd_train, "convert": cmd_convert, "alignments": cmd_alignments}
 COMMANDS["model"] = cmd_model
 COMMANDS["faceset"] = cmd_faceset
+COMMANDS["serve"] = cmd_serve
 
 
 def main(argv: list[str] | None = None) -> int:

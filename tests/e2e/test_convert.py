@@ -35,17 +35,21 @@ def _save_model(folder, seed=0) -> None:
     CheckpointStore(folder).save(build_model(cfg), None, 0, {"config": cfg.to_dict()})
 
 
-@pytest.fixture(scope="module")
-def job(tmp_path_factory, photos):
-    root = tmp_path_factory.mktemp("convert")
-    frames = [
-        render(photos["grace_hopper"], m, (480, 360))[0] for m in camera_path(N, amplitude=20, light=0.0)
+def make_job(root, photos, frames: int = N) -> dict:
+    """An n-frame linear EXR plate of Grace Hopper with highlights, its extraction and a small model."""
+    images = [
+        render(photos["grace_hopper"], m, (480, 360))[0] for m in camera_path(frames, amplitude=20, light=0.0)
     ]
-    write_exr_sequence(frames, root / "plate" / "plate.%04d.exr", first=FIRST, highlights=4.0)
+    write_exr_sequence(images, root / "plate" / "plate.%04d.exr", first=FIRST, highlights=4.0)
     plate = root / "plate" / "plate.####.exr"
     extract(plate, root / "shot", ExtractOptions(size=128, embeddings=False), progress_mode="quiet")
     _save_model(root / "model")
     return {"root": root, "plate": plate, "shot": root / "shot", "model": root / "model"}
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory, photos):
+    return make_job(tmp_path_factory.mktemp("convert"), photos)
 
 
 def facegraft(*args, timeout=300) -> subprocess.CompletedProcess:

@@ -211,7 +211,7 @@ def test_a_few_minutes_of_training_moves_the_swap_towards_the_source_identity(sh
             "--lr",
             "3e-4",
             "--bf16",
-            "on",
+            "auto",
             "--iterations",
             "300",
             "--save-every",

@@ -1,0 +1,275 @@
+"""The engine service's HTTP API (FastAPI; the OpenAPI description is served at ``/v1/openapi.json``).
+
+Every request, the description included, must carry the token (``X-Facegraft-Token`` or ``Authorization:
+Bearer``); anything else gets 401 and nothing more. Jobs are JSON; ``/v1/frame`` takes and returns the
+binary frame message of `facegraft.service.protocol`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+
+from facegraft import __version__
+from facegraft.errors import FacegraftError
+from facegraft.service import protocol
+from facegraft.service.frames import FrameEngine
+from facegraft.service.jobs import KINDS, JobRequestError, Runner, build_argv, option_names, resolve_path
+from facegraft.service.jobstore import FINAL, JobStore
+from facegraft.service.state import TOKEN_HEADER
+
+log = logging.getLogger("facegraft.service")
+API_VERSION = 1
+MAX_FRAME_BODY = protocol.HEADER.size + protocol.MAX_OPTIONS + protocol.MAX_PIXELS * 4 * 4
+
+
+@dataclass
+class ServiceContext:
+    """What the API works with: token, job table, runner, allowed roots, the per-frame engine."""
+
+    token: str
+    store: JobStore
+    runner: Runner
+    roots: list[Path]
+    engine: FrameEngine
+    started: float = field(default_factory=time.time)
+    shutdown: Callable[[], None] = lambda: None
+
+
+Scalar = str | int | float | bool
+
+
+class JobRequest(BaseModel):
+    """A job: its kind and the CLI options by name (e.g. {"plate": ..., "shot": ..., "frames": "1-10"})."""
+
+    kind: Literal["extract", "train", "convert"]
+    args: dict[str, Scalar] = Field(default_factory=dict)
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    args: dict[str, Any]
+    state: Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
+    fraction: float
+    frame: int | None = None
+    message: str = ""
+    preview: str | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    attempts: int = 0
+    created: float
+    started: float | None = None
+    finished: float | None = None
+    argv: list[str]
+    cancel_requested: bool = False
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]
+
+
+class Status(BaseModel):
+    service: str
+    version: str
+    api: int
+    pid: int
+    uptime_s: float
+    jobs: dict[str, int]
+    running: str | None
+    roots: list[str]
+
+
+class OptionOut(BaseModel):
+    name: str
+    flag: str | None
+    help: str
+    default: Any = None
+    choices: list[Any] | None = None
+    kind: str
+
+
+class ErrorOut(BaseModel):
+    error: str
+
+
+def _authorised(request: Request, token: str) -> bool:
+    given = request.headers.get(TOKEN_HEADER, "")
+    auth = request.headers.get("authorization", "")
+    if not given and auth.lower().startswith("bearer "):
+        given = auth[7:].strip()
+    return bool(given) and hmac.compare_digest(given.encode(), token.encode())
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_app(ctx: ServiceContext) -> FastAPI:
+    """The API bound to one service context."""
+    app = FastAPI(
+        title="facegraft engine service",
+        version=__version__,
+        description="Local engine service: jobs (extract, train, convert) and per-frame swaps for hosts.",
+        openapi_url="/v1/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+
+    @app.middleware("http")
+    async def require_token(request: Request, call_next):
+        if not _authorised(request, ctx.token):
+            return _error(401, "missing or wrong token")
+        return await call_next(request)
+
+    @app.get("/v1/status", response_model=Status)
+    def status() -> Status:
+        return Status(
+            service="facegraft",
+            version=__version__,
+            api=API_VERSION,
+            pid=os.getpid(),
+            uptime_s=round(time.time() - ctx.started, 1),
+            jobs=ctx.store.counts(),
+            running=ctx.runner.current,
+            roots=[str(r) for r in ctx.roots],
+        )
+
+    @app.get("/v1/options/{kind}", response_model=list[OptionOut], responses={404: {"model": ErrorOut}})
+    def options(kind: str):
+        if kind not in KINDS:
+            return _error(404, f"unknown job kind {kind!r}")
+        out = []
+        for name, action in option_names(kind).items():
+            out.append(
+                OptionOut(
+                    name=name,
+                    flag=action.option_strings[-1] if action.option_strings else None,
+                    help=action.help or "",
+                    default=action.default if _jsonable(action.default) else None,
+                    choices=list(action.choices) if action.choices else None,
+                    kind="flag" if action.nargs == 0 else "value",
+                )
+            )
+        return out
+
+    @app.post(
+        "/v1/jobs",
+        status_code=201,
+        response_model=JobOut,
+        responses={400: {"model": ErrorOut}, 403: {"model": ErrorOut}},
+    )
+    def submit(req: JobRequest):
+        try:
+            argv, args = build_argv(req.kind, req.args, ctx.roots)
+        except JobRequestError as exc:
+            return _error(exc.status, str(exc))
+        job = ctx.store.add(req.kind, args, argv)
+        log.info("job %s queued: %s", job.id, " ".join(argv))
+        ctx.runner.wake()
+        return job.public()
+
+    @app.get("/v1/jobs", response_model=JobList)
+    def jobs():
+        return {"jobs": [j.public() for j in ctx.store.list()]}
+
+    @app.get("/v1/jobs/{job_id}", response_model=JobOut, responses={404: {"model": ErrorOut}})
+    def job(job_id: str):
+        found = ctx.store.get(job_id)
+        return found.public() if found else _error(404, f"no job {job_id!r}")
+
+    @app.post("/v1/jobs/{job_id}/cancel", response_model=JobOut, responses={404: {"model": ErrorOut}})
+    def cancel(job_id: str):
+        found = ctx.store.request_cancel(job_id)
+        return found.public() if found else _error(404, f"no job {job_id!r}")
+
+    @app.get(
+        "/v1/jobs/{job_id}/events",
+        responses={200: {"content": {"application/x-ndjson": {}}}, 404: {"model": ErrorOut}},
+    )
+    async def events(job_id: str):
+        if ctx.store.get(job_id) is None:
+            return _error(404, f"no job {job_id!r}")
+
+        async def stream():
+            last = None
+            while True:
+                current = await run_in_threadpool(ctx.store.get, job_id)
+                if current is None:
+                    return
+                data = current.public()
+                if data != last:
+                    yield json.dumps(data) + "\n"
+                    last = data
+                if current.state in FINAL:
+                    return
+                await asyncio.sleep(0.25)
+
+        return StreamingResponse(stream(), media_type="application/x-ndjson")
+
+    @app.post(
+        "/v1/frame",
+        responses={
+            200: {"content": {"application/octet-stream": {}}, "description": "the pass as a frame message"},
+            400: {"model": ErrorOut},
+            413: {"model": ErrorOut},
+        },
+    )
+    async def frame(request: Request):
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_FRAME_BODY):
+            return _error(413, f"body over the limit of {MAX_FRAME_BODY} bytes")
+        body = await request.body()
+        try:
+            msg = protocol.parse_message(body)
+        except protocol.ProtocolError as exc:
+            return _error(exc.status, str(exc))
+        try:
+            pixels, info = await run_in_threadpool(ctx.engine.process, msg)
+        except FacegraftError as exc:
+            return _error(400, str(exc))
+        info["request_id"] = msg.request_id
+        return Response(
+            protocol.build_message(pixels, msg.frame, msg.request_id, info),
+            media_type="application/octet-stream",
+        )
+
+    @app.post("/v1/shutdown")
+    def shutdown():
+        ctx.shutdown()
+        return {"stopping": True}
+
+    return app
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def path_checker(roots: list[Path]) -> Callable[[str], str]:
+    """A function that resolves a path and refuses one outside the roots (for the frame engine)."""
+
+    def check(value: str) -> str:
+        try:
+            return resolve_path(value, roots)
+        except JobRequestError as exc:
+            raise FacegraftError(str(exc)) from exc
+
+    return check
