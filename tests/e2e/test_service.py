@@ -327,3 +327,18 @@ def test_a_crashed_job_is_resumed_when_the_service_restarts(world, tmp_path):
     assert final["result"]["iteration"] == 40
     client.shutdown()
     proc.wait(timeout=30)
+
+
+def test_the_service_can_listen_on_a_private_unix_socket(world, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    sock = tmp_path / "engine.sock"
+    proc = start_service(home, world["root"], "--socket", str(sock))
+    client = Client(home=home, start=False)
+    assert client.connected and client.status()["service"] == "facegraft"
+    assert sock.is_socket() and sock.stat().st_mode & 0o777 == 0o600
+    info = json.loads((home / "service" / "service.json").read_text())
+    assert info["socket"] == str(sock) and "port" not in info
+    client.shutdown()
+    assert proc.wait(timeout=30) == 0
+    assert not sock.exists()
