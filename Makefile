@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.facegraft-installed
 TORCH  := torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: all demo test bench lint clean venv browser
+.PHONY: all demo test bench lint clean venv test-programs
 
 all: test
 
@@ -23,15 +23,20 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m facegraft.demo --out demo_out
 
-# The faceset report test opens the page in headless Chromium: Debian's package, never a downloaded browser.
-browser:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
-	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	      apt-get install -y -q chromium >/dev/null 2>&1 || \
-	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } ; \
-	    else echo "make: the report test needs Chromium (Debian: apt-get install chromium)" >&2; fi; }
+# Tests that need programs from Debian: the faceset report opens in headless Chromium, the Blender add-on
+# runs in real Blender. Installed when missing (root with apt-get); never a downloaded browser or Blender.
+APT_PROGRAMS := chromium blender
+test-programs:
+	@for p in $(APT_PROGRAMS); do \
+	  command -v $$p >/dev/null 2>&1 && continue; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -q $$p >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $$p >/dev/null 2>&1; } || \
+	    echo "make: could not install $$p" >&2; \
+	  else echo "make: the tests need $$p (Debian: apt-get install $$p)" >&2; fi; \
+	done
 
-test: $(STAMP) browser
+test: $(STAMP) test-programs
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(STAMP)

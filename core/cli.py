@@ -109,12 +109,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_faceset(sub)
 
+    nk = sub.add_parser(
+        "nuke-script",
+        help="write the comp of a convert's passes as a Nuke script (.nk) for farm-built scripts",
+        description="Read of the plate, Read of the passes, Shuffles for swap/matte/facemask and a Merge "
+        "(over) of the swap onto the plate: the same comp the Nuke panel builds.",
+    )
+    nk.add_argument("--plate", required=True, help="the plate the passes were converted from")
+    nk.add_argument("--passes", required=True, help="the convert output folder, or its file pattern")
+    nk.add_argument("--frames", default=None, help="frame range A-B (default: the frames found)")
+    nk.add_argument("-o", "--output", required=True, help="the .nk file to write")
+    _add_common(nk)
+
     sv = sub.add_parser(
         "serve",
         help="run the engine service for hosts (loopback or a Unix socket only)",
         description="Listens on 127.0.0.1 (or a Unix socket) only; every request needs the token in "
         "$FACEGRAFT_HOME/service/token (default ~/.facegraft). Jobs may only name files under the --root "
-        "folders (default: your home and the current folder).",
+        "folders (default: $FACEGRAFT_ROOTS, else your home and the current folder).",
     )
     where = sv.add_mutually_exclusive_group()
     where.add_argument(
@@ -257,6 +269,17 @@ def cmd_faceset(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_nuke_script(args: argparse.Namespace) -> int:
+    from facegraft.hostscripts import write_nuke_script
+
+    info = write_nuke_script(args.plate, args.passes, args.output, args.frames)
+    if args.progress == "json":
+        print(json.dumps({"task": "nuke-script", "event": "summary", **info}))
+    else:
+        _say(args, f"wrote {info['script']} ({info['first']}-{info['last']})")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from facegraft.service import server
 
@@ -395,6 +418,7 @@ COMMANDS = {"extract": cmd_extract, "train": cmd_train, "convert": cmd_convert, 
 COMMANDS["model"] = cmd_model
 COMMANDS["faceset"] = cmd_faceset
 COMMANDS["serve"] = cmd_serve
+COMMANDS["nuke-script"] = cmd_nuke_script
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,21 +53,25 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, exclude: Sequence[
         help_text = f.metadata["help"]
         if t is bool:
             if default:
-                parser.add_argument("--no-" + flag[2:], dest=f.name, action="store_false", help=help_text)
+                action = parser.add_argument(
+                    "--no-" + flag[2:], dest=f.name, action="store_false", help=help_text
+                )
             else:
-                parser.add_argument(flag, dest=f.name, action="store_true", help=help_text)
+                action = parser.add_argument(flag, dest=f.name, action="store_true", help=help_text)
+            action.declared_default = default  # type: ignore[attr-defined]
             continue
         choices = _choices(f)
         if typing.get_origin(t) in (tuple, list):
-            parser.add_argument(
+            action = parser.add_argument(
                 flag,
                 dest=f.name,
                 default=None,
                 metavar="A,B",
                 help=f"{help_text} (comma-separated; default: {','.join(default)})",
             )
+            action.declared_default = ",".join(default)  # type: ignore[attr-defined]
             continue
-        parser.add_argument(
+        action = parser.add_argument(
             flag,
             dest=f.name,
             type=t if t in (int, float) else str,
@@ -75,6 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, exclude: Sequence[
             choices=choices,
             help=f"{help_text} (default: {default})",
         )
+        # The flag itself defaults to None (unset flags keep the dataclass default); panels read this.
+        action.declared_default = default  # type: ignore[attr-defined]
 
 
 def from_namespace(cls: type, ns: argparse.Namespace, **overrides: Any) -> Any:

@@ -49,6 +49,9 @@ class ConvertSummary:
     frames_skipped: int = 0
     faces: int = 0
     files: list[str] = field(default_factory=list)
+    passes: list[str] = field(default_factory=list)  # file patterns, frames as ####
+    first_frame: int | None = None
+    last_frame: int | None = None
     model_hash: str = ""
     config_hash: str = ""
     seconds: float = 0.0
@@ -227,6 +230,9 @@ class _Job:
     def run(self, requested: list[int], progress_mode: str) -> ConvertSummary:
         s = self.summary
         s.frames_total = len(requested)
+        if not self.video:
+            s.passes = self.writer.patterns()
+        s.first_frame, s.last_frame = (min(requested), max(requested)) if requested else (None, None)
         inputs = {f: input_hash(self.plate, f, self.shot.by_frame.get(f, [])) for f in requested}
         todo = (
             requested

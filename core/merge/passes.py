@@ -144,7 +144,14 @@ class PassWriter:
 
     def files(self, frame: int) -> list[Path]:
         """The files one frame is written to (the first holds the header `skip` reads)."""
-        n = f"{frame:0{self.padding}d}"
+        return self._named(f"{frame:0{self.padding}d}")
+
+    def patterns(self) -> list[str]:
+        """The file patterns of the passes, frame numbers as ``#`` (what a host's Read node takes)."""
+        marker = "\0"
+        return [str(p).replace(marker, "#" * self.padding) for p in self._named(marker)]
+
+    def _named(self, n: str) -> list[Path]:
         if self.format in ("png", "tiff"):
             ext = "png" if self.format == "png" else "tif"
             return [

@@ -159,7 +159,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
                     name=name,
                     flag=action.option_strings[-1] if action.option_strings else None,
                     help=action.help or "",
-                    default=action.default if _jsonable(action.default) else None,
+                    default=_jsonable_or_none(getattr(action, "declared_default", action.default)),
                     choices=list(action.choices) if action.choices else None,
                     kind="flag" if action.nargs == 0 else "value",
                 )
@@ -255,12 +255,12 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     return app
 
 
-def _jsonable(value: Any) -> bool:
+def _jsonable_or_none(value: Any) -> Any:
     try:
         json.dumps(value)
     except (TypeError, ValueError):
-        return False
-    return True
+        return None
+    return value
 
 
 def path_checker(roots: list[Path]) -> Callable[[str], str]:

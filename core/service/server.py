@@ -94,7 +94,8 @@ def serve(
         )
     token = ensure_token(folder)
     _logging(folder, verbose)
-    allowed = [Path(r).resolve() for r in (roots or [str(Path.home()), os.getcwd()])]
+    env_roots = [r for r in os.environ.get("FACEGRAFT_ROOTS", "").split(os.pathsep) if r]
+    allowed = [Path(r).resolve() for r in (roots or env_roots or [str(Path.home()), os.getcwd()])]
     for r in allowed:
         if not r.is_dir():
             raise InputError("an allowed root must be an existing folder", r)

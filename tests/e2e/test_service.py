@@ -20,35 +20,19 @@ from facegraft.io.images import read_image
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "hosts" / "client"))
+from test_convert import FIRST, convert, make_job  # noqa: E402
+
 from facegraft_client import Client, ServiceError, encode_frame  # noqa: E402
-from test_convert import FIRST, make_job  # noqa: E402
 
 N = 4
 PASS_CHANNELS = ("R", "G", "B", "A", "swap.R", "swap.G", "swap.B", "swap.A", "matte.A", "facemask.A")
 
 
-def start_service(home: Path, root: Path, *extra: str) -> subprocess.Popen:
-    env = dict(os.environ, FACEGRAFT_HOME=str(home))
-    (home / "service" / "service.json").unlink(missing_ok=True)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "facegraft", "serve", "--root", str(root), *extra],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.time() + 60
-    while not (home / "service" / "service.json").exists():
-        if proc.poll() is not None or time.time() > deadline:
-            raise AssertionError(f"the service did not start: {proc.stderr.read().decode()[-2000:]}")
-        time.sleep(0.1)
-    return proc
-
-
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, photos):
+def world(tmp_path_factory, photos, start_engine):
     world = make_job(tmp_path_factory.mktemp("service_root"), photos, frames=N)
     home = tmp_path_factory.mktemp("service_home")
-    proc = start_service(home, world["root"])
+    proc = start_engine(home, world["root"])
     client = Client(home=home, start=False)
     yield {**world, "home": home, "client": client, "proc": proc}
     client.shutdown()
@@ -98,11 +82,7 @@ def test_a_convert_job_gives_the_same_passes_as_the_cli(world):
     done = client.job(job["id"])
     assert done["fraction"] == 1.0 and done["result"]["frames_done"] == N
     cli_out = world["root"] / "via_cli"
-    run = subprocess.run(
-        [sys.executable, "-m", "facegraft", "convert", str(world["plate"]), "--shot", str(world["shot"]),
-         "--model", str(world["model"]), "-o", str(cli_out), "--quiet"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+    run = convert(world, cli_out)
     assert run.returncode == 0, run.stderr
     files = sorted(p.name for p in out.glob("*.exr"))
     assert files == sorted(p.name for p in cli_out.glob("*.exr")) and len(files) == N
@@ -116,6 +96,7 @@ def test_job_options_come_from_the_cli_declarations(world):
     opts = {o["name"]: o for o in world["client"].options("convert")}
     assert {"plate", "shot", "model", "out_dir", "colour", "erode", "frames"} <= set(opts)
     assert "rct" in opts["colour"]["choices"] and opts["colour"]["flag"] == "--colour"
+    assert opts["colour"]["default"] == "rct" and opts["feather"]["default"] == 6.0, "the dataclass defaults"
 
 
 def raw(world, method, path, body=None, headers=None):
@@ -252,12 +233,12 @@ def test_the_service_listens_on_loopback_only(world):
             socket.create_connection((addr, info["port"]), timeout=2).close()
 
 
-def test_a_killed_service_loses_no_job(world, tmp_path):
+def test_a_killed_service_loses_no_job(world, tmp_path, start_engine):
     home = tmp_path / "home"
     home.mkdir()
     root = world["root"]
     work = root / "killed"  # job outputs must lie inside the service's roots
-    proc = start_service(home, root, "--no-resume")
+    proc = start_engine(home, root, "--no-resume")
     client = Client(home=home, start=False)
     done = client.submit(
         "convert",
@@ -283,7 +264,7 @@ def test_a_killed_service_loses_no_job(world, tmp_path):
     assert child == long["id"]
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    proc = start_service(home, root, "--no-resume")
+    proc = start_engine(home, root, "--no-resume")
     client = Client(home=home, start=False)
     jobs = {j["id"]: j for j in client.jobs()}
     assert set(jobs) == {done["id"], long["id"], queued["id"]}, "every job is still listed"
@@ -293,7 +274,7 @@ def test_a_killed_service_loses_no_job(world, tmp_path):
     client.shutdown()
     proc.wait(timeout=30)
     # Restarted with resume (the default), the interrupted job is not lost either: it stays listed.
-    proc = start_service(home, root)
+    proc = start_engine(home, root)
     client = Client(home=home, start=False)
     assert client.job(long["id"])["state"] == "interrupted"
     client.cancel(long["id"])
@@ -308,10 +289,10 @@ def test_a_killed_service_loses_no_job(world, tmp_path):
     assert subprocess.run([*cli, "--status"], env=env, capture_output=True, text=True).returncode == 1
 
 
-def test_a_crashed_job_is_resumed_when_the_service_restarts(world, tmp_path):
+def test_a_crashed_job_is_resumed_when_the_service_restarts(world, tmp_path, start_engine):
     home = tmp_path / "home"
     home.mkdir()
-    proc = start_service(home, world["root"])
+    proc = start_engine(home, world["root"])
     client = Client(home=home, start=False)
     job = client.submit(
         "train", src=str(world["shot"]), dst=str(world["shot"]), model=str(world["root"] / "resumed"),
@@ -320,7 +301,7 @@ def test_a_crashed_job_is_resumed_when_the_service_restarts(world, tmp_path):
     wait_running(client, job["id"])
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    proc = start_service(home, world["root"])
+    proc = start_engine(home, world["root"])
     client = Client(home=home, start=False)
     final = client.wait(job["id"], timeout=240)
     assert final["state"] == "done" and final["attempts"] == 2, final
@@ -329,11 +310,11 @@ def test_a_crashed_job_is_resumed_when_the_service_restarts(world, tmp_path):
     proc.wait(timeout=30)
 
 
-def test_the_service_can_listen_on_a_private_unix_socket(world, tmp_path):
+def test_the_service_can_listen_on_a_private_unix_socket(world, tmp_path, start_engine):
     home = tmp_path / "home"
     home.mkdir()
     sock = tmp_path / "engine.sock"
-    proc = start_service(home, world["root"], "--socket", str(sock))
+    proc = start_engine(home, world["root"], "--socket", str(sock))
     client = Client(home=home, start=False)
     assert client.connected and client.status()["service"] == "facegraft"
     assert sock.is_socket() and sock.stat().st_mode & 0o777 == 0o600

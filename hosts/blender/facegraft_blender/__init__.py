@@ -1,0 +1,277 @@
+"""facegraft for Blender's Video Sequencer: a sidebar panel that sends the active image or movie strip to
+the facegraft engine service and brings the passes back as image-sequence strips above it.
+
+Work runs in the engine service; a `bpy.app.timers` callback follows the job, so the UI never waits.
+The add-on uses the facegraft client (standard library only) and never imports torch or the engine.
+Works with the VSE's ``sequences`` (Blender <= 4.3) and ``strips`` (4.4+) collections.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+bl_info = {
+    "name": "facegraft",
+    "author": "facegraft",
+    "version": (0, 1, 0),
+    "blender": (3, 4, 0),
+    "location": "Video Sequencer > Sidebar > facegraft",
+    "description": "Face replacement through the facegraft engine service: swap, comp, swap and matte strips",
+    "category": "Sequencer",
+}
+
+
+def _client_module():
+    """The facegraft client: installed, vendored into the add-on, from FACEGRAFT_CLIENT_PATH, or the repo."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = [
+        os.path.join(here, "_vendor"),
+        os.environ.get("FACEGRAFT_CLIENT_PATH", ""),
+        os.path.join(os.path.dirname(os.path.dirname(here)), "client"),
+    ]
+    try:
+        import facegraft_client
+    except ImportError:
+        for path in candidates:
+            if path and os.path.isfile(os.path.join(path, "facegraft_client", "__init__.py")):
+                sys.path.insert(0, path)
+                break
+        import facegraft_client
+    return facegraft_client
+
+
+try:
+    import bpy
+except ImportError:  # imported outside Blender (packaging, import-graph checks)
+    bpy = None
+
+COLOURS = ["rct", "lct", "mkl", "idt", "sot", "hist-match", "avg-color", "seamless", "none"]
+MASKS = ["learned*landmark", "learned", "landmark"]
+PASSES = ("comp", "swap", "matte")
+POLL_SECONDS = 0.5
+_state: dict = {"client": None, "jobs": [], "strip": None, "scene": None}
+
+
+def strips_of(editor):
+    """The editor's strip collection under either name (4.4 renamed `sequences` to `strips`)."""
+    found = getattr(editor, "strips", None)
+    return found if found is not None else editor.sequences
+
+
+def client():
+    if _state["client"] is None:
+        _state["client"] = _client_module().Client()  # finds the service, or starts it
+    return _state["client"]
+
+
+def plate_of(strip) -> tuple[str, int, int]:
+    """(engine plate pattern, first frame, last frame) of an image-sequence or movie strip."""
+    if strip.type == "MOVIE":
+        return bpy.path.abspath(strip.filepath), 1, int(strip.frame_duration)
+    names = [e.filename for e in strip.elements]
+    first = re.search(r"(\d+)(\.\w+)$", names[0])
+    if first is None:
+        raise ValueError(f"{names[0]}: not a numbered image sequence")
+    last = re.search(r"(\d+)(\.\w+)$", names[-1])
+    digits = first.group(1)
+    pattern = names[0][: first.start(1)] + "#" * len(digits) + first.group(2)
+    return os.path.join(bpy.path.abspath(strip.directory), pattern), int(digits), int(last.group(1))
+
+
+def frame_file(pattern: str, frame: int) -> str:
+    """One frame's file of a ``name.####.exr`` pattern."""
+    width = pattern.count("#")
+    return pattern.replace("#" * width, f"{frame:0{width}d}")
+
+
+def pass_patterns(result: dict) -> dict:
+    """{pass: pattern} from a convert result written with ``--layout files``."""
+    out = {}
+    for pattern in result.get("passes") or []:
+        for name in PASSES:
+            if f".{name}." in os.path.basename(pattern):
+                out[name] = pattern
+    return out
+
+
+def add_pass_strips(scene, source, patterns: dict, first: int, last: int) -> list:
+    """Image-sequence strips of the comp, swap (alpha over) and matte above `source`, frame-aligned."""
+    editor = scene.sequence_editor
+    made = []
+    for k, name in enumerate(PASSES):
+        files = [frame_file(patterns[name], f) for f in range(first, last + 1)]
+        strip = strips_of(editor).new_image(
+            name=f"facegraft_{name}",
+            filepath=files[0],
+            channel=source.channel + 1 + k,
+            frame_start=int(source.frame_start),
+        )
+        for path in files[1:]:
+            strip.elements.append(os.path.basename(path))
+        strip.frame_offset_start = source.frame_offset_start
+        strip.frame_offset_end = source.frame_offset_end
+        strip.colorspace_settings.name = source.colorspace_settings.name
+        if name == "swap":
+            strip.blend_type = "ALPHA_OVER"
+            strip.mute = True  # the comp already holds it; unmute to grade the face over the plate
+        if name == "matte":
+            strip.mute = True
+        made.append(strip)
+    return made
+
+
+def poll_job():
+    """The timer: follow the current job; start the next; add the strips when the swap is done."""
+    settings = _state["scene"].facegraft
+    try:
+        job = client().job(_state["jobs"][0]["id"])
+    except Exception as exc:  # noqa: BLE001 - whatever happened, it goes to the panel, not a traceback
+        return _stop(settings, f"failed: {exc}")
+    settings.progress = float(job.get("fraction") or 0.0)
+    settings.status = f"{job['kind']}: {job['state']} {job.get('message', '')}".strip()
+    if job["state"] in ("queued", "running"):
+        return POLL_SECONDS
+    if job["state"] != "done":
+        return _stop(
+            settings, f"{job['kind']} {job['state']}: {job.get('error') or job.get('message') or ''}"
+        )
+    _state["jobs"].pop(0)
+    if _state["jobs"]:
+        kind, args = _state["jobs"][0]["spec"]
+        _state["jobs"][0] = {**client().submit(kind, **args), "spec": (kind, args)}
+        settings.job_id = _state["jobs"][0]["id"]
+        return POLL_SECONDS
+    result = job.get("result") or {}
+    patterns = pass_patterns(result)
+    if set(patterns) != set(PASSES):
+        return _stop(settings, "swap done, but the service reported no pass files")
+    add_pass_strips(_state["scene"], _state["strip"], patterns, result["first_frame"], result["last_frame"])
+    return _stop(settings, f"swap done: {result.get('frames_done', 0)} frames")
+
+
+def _stop(settings, text: str):
+    settings.status = text
+    settings.job_id = ""
+    _state["jobs"] = []
+    return None
+
+
+if bpy is not None:
+
+    class FacegraftSettings(bpy.types.PropertyGroup):
+        model: bpy.props.StringProperty(name="Model", subtype="DIR_PATH")
+        shot: bpy.props.StringProperty(name="Shot folder", subtype="DIR_PATH")
+        output: bpy.props.StringProperty(name="Passes folder", subtype="DIR_PATH")
+        colour: bpy.props.EnumProperty(name="Colour", items=[(c, c, "") for c in COLOURS], default="rct")
+        mask: bpy.props.EnumProperty(name="Mask", items=[(m, m, "") for m in MASKS], default=MASKS[0])
+        erode: bpy.props.FloatProperty(name="Erode", default=0.0)
+        feather: bpy.props.FloatProperty(name="Feather", default=6.0, min=0.0)
+        status: bpy.props.StringProperty(name="Status", default="idle")
+        progress: bpy.props.FloatProperty(name="Progress", min=0.0, max=1.0, subtype="FACTOR")
+        job_id: bpy.props.StringProperty(name="Job")
+
+    class FACEGRAFT_OT_swap(bpy.types.Operator):
+        """Swap the face of the active strip through the facegraft engine service"""
+
+        bl_idname = "facegraft.swap"
+        bl_label = "Swap"
+
+        @classmethod
+        def poll(cls, context):
+            editor = context.scene.sequence_editor
+            strip = editor.active_strip if editor else None
+            return (
+                strip is not None and strip.type in ("IMAGE", "MOVIE") and not context.scene.facegraft.job_id
+            )
+
+        def execute(self, context):
+            scene = context.scene
+            settings = scene.facegraft
+            strip = scene.sequence_editor.active_strip
+            try:
+                plate, first, last = plate_of(strip)
+            except ValueError as exc:
+                self.report({"ERROR"}, str(exc))
+                return {"CANCELLED"}
+            base = os.path.join(os.path.dirname(plate), "facegraft")
+            shot = bpy.path.abspath(settings.shot) or os.path.join(base, "shot")
+            out = bpy.path.abspath(settings.output) or os.path.join(base, "passes")
+            frames = f"{first}-{last}"
+            specs = []
+            if not os.path.isfile(os.path.join(shot, "alignments.db")):
+                specs.append(("extract", {"plate": plate, "shot": shot, "frames": frames}))
+            # Options the user never touched are left to the engine's own defaults (the CLI's).
+            merge = {
+                name: getattr(settings, name)
+                for name in ("colour", "mask", "erode", "feather")
+                if settings.is_property_set(name)
+            }
+            specs.append(
+                ("convert", {"plate": plate, "shot": shot, "model": bpy.path.abspath(settings.model),
+                             "out_dir": out, "frames": frames, "layout": "files", **merge})
+            )  # fmt: skip
+            try:
+                kind, args = specs[0]
+                first_job = client().submit(kind, **args)
+            except Exception as exc:  # noqa: BLE001 - shown in the panel
+                settings.status = f"failed: {exc}"
+                self.report({"ERROR"}, settings.status)
+                return {"CANCELLED"}
+            _state.update(scene=scene, strip=strip, jobs=[{**first_job, "spec": specs[0]}])
+            _state["jobs"] += [{"id": None, "spec": s} for s in specs[1:]]
+            settings.job_id = first_job["id"]
+            settings.status = f"{kind} queued"
+            bpy.app.timers.register(poll_job, first_interval=POLL_SECONDS)
+            return {"FINISHED"}
+
+    class FACEGRAFT_OT_cancel(bpy.types.Operator):
+        """Cancel the running facegraft job"""
+
+        bl_idname = "facegraft.cancel"
+        bl_label = "Cancel"
+
+        @classmethod
+        def poll(cls, context):
+            return bool(context.scene.facegraft.job_id)
+
+        def execute(self, context):
+            try:
+                client().cancel(context.scene.facegraft.job_id)
+            except Exception as exc:  # noqa: BLE001
+                self.report({"ERROR"}, f"cancel failed: {exc}")
+            return {"FINISHED"}
+
+    class FACEGRAFT_PT_panel(bpy.types.Panel):
+        bl_label = "facegraft"
+        bl_space_type = "SEQUENCE_EDITOR"
+        bl_region_type = "UI"
+        bl_category = "facegraft"
+
+        def draw(self, context):
+            layout = self.layout
+            settings = context.scene.facegraft
+            for prop in ("model", "shot", "output", "colour", "mask", "erode", "feather"):
+                layout.prop(settings, prop)
+            row = layout.row()
+            row.operator("facegraft.swap")
+            row.operator("facegraft.cancel")
+            layout.prop(settings, "progress", slider=True)
+            layout.label(text=settings.status)
+
+    CLASSES = (FacegraftSettings, FACEGRAFT_OT_swap, FACEGRAFT_OT_cancel, FACEGRAFT_PT_panel)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.facegraft = bpy.props.PointerProperty(type=FacegraftSettings)
+
+
+def unregister() -> None:
+    if bpy.app.timers.is_registered(poll_job):
+        bpy.app.timers.unregister(poll_job)
+    del bpy.types.Scene.facegraft
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,210 @@
+"""The facegraft panel in Nuke: the selected Read's plate and frame range, a model, the merge options, and
+Extract / Train / Swap / Cancel. Work runs in the engine service; a thread follows the job and hands every
+update to Nuke's main thread. A finished swap comes back as a Read of the passes and a small comp beside
+the plate; a failed job shows its one-line error in the panel and a message box, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import nuke
+import nukescripts
+
+from facegraft_client import Client, ServiceError
+from facegraft_nuke.comp import build, comp_spec
+
+FALLBACK_CHOICES = {
+    "colour": ["rct", "lct", "mkl", "idt", "sot", "hist-match", "avg-color", "seamless", "none"],
+    "mask": ["learned*landmark", "learned", "landmark"],
+}
+
+
+def plate_of(read) -> tuple[str, int, int]:
+    """(file pattern, first, last) of a Read node."""
+    return read["file"].value(), int(read["first"].value()), int(read["last"].value())
+
+
+def engine_pattern(path: str) -> str:
+    """Nuke's %04d in a plate path as the engine's ####."""
+    import re
+
+    return re.sub(r"%0(\d)d", lambda m: "#" * int(m.group(1)), path)
+
+
+class FacegraftPanel(nukescripts.PythonPanel):
+    """Knobs built from the service's own option declarations where it offers them."""
+
+    def __init__(self, read=None, client: Client | None = None) -> None:
+        nukescripts.PythonPanel.__init__(self, "facegraft", "com.facegraft.panel")
+        self.read = read
+        self._client = client
+        self.job_id: str | None = None
+        self._cancel = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.created: dict = {}
+        plate, first, last = plate_of(read) if read is not None else ("", 1, 1)
+        folder = os.path.join(os.path.dirname(plate) or ".", "facegraft")
+        self.plate = nuke.File_Knob("plate", "plate")
+        self.plate.setValue(plate)
+        self.frames = nuke.String_Knob("frames", "frames")
+        self.frames.setValue(f"{first}-{last}")
+        self.shot = nuke.File_Knob("shot", "shot folder")
+        self.shot.setValue(os.path.join(folder, "shot"))
+        self.source = nuke.File_Knob("source", "source faces")
+        self.model = nuke.File_Knob("model", "model")
+        self.output = nuke.File_Knob("output", "passes folder")
+        self.output.setValue(os.path.join(folder, "passes"))
+        choices, defaults = self._declared()
+        self.colour = nuke.Enumeration_Knob("colour", "colour transfer", choices["colour"])
+        self.mask = nuke.Enumeration_Knob("mask", "mask", choices["mask"])
+        self.erode = nuke.Double_Knob("erode", "erode")
+        self.feather = nuke.Double_Knob("feather", "feather")
+        for knob in (self.colour, self.mask, self.erode, self.feather):
+            if defaults.get(knob.name()) is not None:
+                knob.setValue(defaults[knob.name()])
+        self.extract_button = nuke.PyScript_Knob("extract", "Extract")
+        self.train_button = nuke.PyScript_Knob("train", "Train")
+        self.swap_button = nuke.PyScript_Knob("swap", "Swap")
+        self.cancel_button = nuke.PyScript_Knob("cancel", "Cancel")
+        self.status = nuke.Text_Knob("status", "status", "idle")
+        for knob in (
+            self.plate, self.frames, self.shot, self.source, self.model, self.output, self.colour, self.mask,
+            self.erode, self.feather, self.extract_button, self.train_button, self.swap_button,
+            self.cancel_button, self.status,
+        ):  # fmt: skip
+            self.addKnob(knob)
+
+    # -- the service --------------------------------------------------------------------------------------
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = Client()  # finds the service, or starts it
+        return self._client
+
+    def _declared(self) -> tuple[dict, dict]:
+        """(choices, defaults) of the convert options, as the service declares them (the CLI's own)."""
+        choices, defaults = dict(FALLBACK_CHOICES), {}
+        try:
+            for opt in self.client.options("convert"):
+                if opt["name"] in choices and opt.get("choices"):
+                    choices[opt["name"]] = list(opt["choices"])
+                defaults[opt["name"]] = opt.get("default")
+        except ServiceError:
+            pass  # the panel still opens; the first job will say what is wrong
+        return choices, defaults
+
+    # -- buttons ------------------------------------------------------------------------------------------
+    def knobChanged(self, knob) -> None:
+        name = knob.name()
+        if name == "cancel":
+            self.cancel()
+        elif name in ("extract", "train", "swap"):
+            self.run(name)
+
+    def jobs_for(self, action: str) -> list[tuple[str, dict]]:
+        """The service jobs an action needs, in order."""
+        plate = engine_pattern(self.plate.value())
+        shot = self.shot.value()
+        if action == "extract":
+            return [("extract", {"plate": plate, "shot": shot, "frames": self.frames.value()})]
+        if action == "train":
+            return [("train", {"src": self.source.value(), "dst": shot, "model": self.model.value()})]
+        jobs = []
+        if not os.path.isfile(os.path.join(shot, "alignments.db")):
+            jobs.append(("extract", {"plate": plate, "shot": shot, "frames": self.frames.value()}))
+        merge = {
+            "colour": self.colour.value(),
+            "mask": self.mask.value(),
+            "erode": self.erode.value(),
+            "feather": self.feather.value(),
+        }
+        args = {"plate": plate, "shot": shot, "model": self.model.value(), "out_dir": self.output.value()}
+        jobs.append(("convert", {**args, "frames": self.frames.value(), **merge}))
+        return jobs
+
+    def run(self, action: str) -> None:
+        if self.thread is not None and self.thread.is_alive():
+            self.say("a job is already running; cancel it first")
+            return
+        self._cancel.clear()
+        self.thread = threading.Thread(target=self._follow, args=(action, self.jobs_for(action)), daemon=True)
+        self.thread.start()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        if self.job_id:
+            try:
+                self.client.cancel(self.job_id)
+            except ServiceError as exc:
+                self.say(str(exc))
+
+    # -- following a job (background thread) --------------------------------------------------------------
+    def _follow(self, action: str, jobs: list[tuple[str, dict]]) -> None:
+        try:
+            last = None
+            for kind, args in jobs:
+                if self._cancel.is_set():
+                    return
+                job = self.client.submit(kind, **args)
+                self.job_id = job["id"]
+                last = self.client.wait(
+                    job["id"], poll=0.5, on_progress=lambda j: self._main(self._progress, j)
+                )
+                if last["state"] != "done":
+                    self._main(self._failed, last)
+                    return
+            if action == "swap" and last is not None:
+                self._main(self._finished, last)
+            else:
+                self._main(self.say, f"{action} done")
+        except ServiceError as exc:
+            self._main(self._failed, {"state": "failed", "error": str(exc), "kind": action})
+        finally:
+            self.job_id = None
+
+    def _main(self, fn, *args) -> None:
+        nuke.executeInMainThread(fn, args=args)
+
+    def _progress(self, job: dict) -> None:
+        self.say(
+            f"{job['kind']}: {job['state']} {100 * job.get('fraction', 0):.0f}% {job.get('message', '')}"
+        )
+
+    def _failed(self, job: dict) -> None:
+        if job["state"] == "cancelled":
+            self.say(f"{job.get('kind', 'job')} cancelled")
+            return
+        text = f"{job.get('kind', 'job')} failed: {job.get('error') or 'unknown error'}"
+        self.say(text)
+        nuke.message(f"facegraft\n\n{text}")
+
+    def _finished(self, job: dict) -> None:
+        result = job.get("result") or {}
+        patterns = result.get("passes") or []
+        if not patterns:
+            self.say("swap done, but the service reported no pass files")
+            return
+        first = result.get("first_frame") or int(self.frames.value().split("-")[0])
+        last = result.get("last_frame") or first
+        self.created = build(nuke, comp_spec(patterns[0], first, last, self.read.name()), self.read)
+        comp = self.created["facegraft_comp"].name()
+        self.say(f"swap done: {result.get('frames_done', 0)} frames, comp in {comp}")
+
+    def say(self, text: str) -> None:
+        self.status.setValue(text)
+
+
+def show() -> FacegraftPanel | None:
+    """Open the panel for the selected Read node (menu command)."""
+    try:
+        read = nuke.selectedNode()
+    except ValueError:
+        read = None
+    if read is None or read.Class() != "Read":
+        nuke.message("facegraft: select the plate's Read node first")
+        return None
+    panel = FacegraftPanel(read)
+    panel.show()
+    return panel

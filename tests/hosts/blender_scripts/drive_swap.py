@@ -1,0 +1,67 @@
+"""Runs inside Blender (`blender -b --factory-startup --python drive_swap.py -- config.json`): installs the
+add-on zip, builds a VSE scene with the plate as an image-sequence strip, runs the Swap operator, acts as
+the event loop for the add-on's timer, then records the strips and renders one frame of the result."""
+
+import json
+import os
+import sys
+import time
+
+import bpy
+
+config = json.loads(open(sys.argv[sys.argv.index("--") + 1]).read())
+bpy.ops.preferences.addon_install(filepath=config["addon_zip"], overwrite=True)
+bpy.ops.preferences.addon_enable(module="facegraft_blender")
+import facegraft_blender as addon  # noqa: E402
+
+scene = bpy.context.scene
+scene.render.resolution_x, scene.render.resolution_y = config["size"]
+scene.render.resolution_percentage = 100
+scene.frame_start, scene.frame_end = 1, len(config["frames"])
+editor = scene.sequence_editor_create()
+files = config["frames"]
+plate = addon.strips_of(editor).new_image(name="plate", filepath=files[0], channel=2, frame_start=1)
+for path in files[1:]:
+    plate.elements.append(os.path.basename(path))
+plate.colorspace_settings.name = "Linear"
+editor.active_strip = plate
+settings = scene.facegraft
+settings.model = config["model"]
+settings.shot = config["shot"]
+settings.output = config["output"]
+settings.colour = config.get("colour", "rct")
+result = {"operator": list(bpy.ops.facegraft.swap())}
+deadline = time.time() + config.get("timeout", 600)
+while settings.job_id and time.time() < deadline:
+    if addon.poll_job() is None:
+        break
+    time.sleep(addon.POLL_SECONDS)
+if bpy.app.timers.is_registered(addon.poll_job):
+    bpy.app.timers.unregister(addon.poll_job)
+result["status"] = settings.status
+result["strips"] = [
+    {
+        "name": s.name,
+        "type": s.type,
+        "channel": s.channel,
+        "frame_start": s.frame_start,
+        "final_start": s.frame_final_start,
+        "final_end": s.frame_final_end,
+        "blend_type": s.blend_type,
+        "mute": s.mute,
+        "files": [os.path.join(bpy.path.abspath(s.directory), e.filename) for e in s.elements],
+    }
+    for s in addon.strips_of(editor)
+]
+if config.get("render") and result["status"].startswith("swap done"):
+    scene.sequencer_colorspace_settings.name = "Linear"
+    scene.view_settings.view_transform = "Standard"
+    scene.render.image_settings.file_format = "OPEN_EXR"
+    scene.render.image_settings.color_depth = "32"
+    scene.render.image_settings.color_mode = "RGBA"
+    scene.render.filepath = config["render"]
+    scene.frame_set(config.get("render_frame", 1))
+    bpy.ops.render.render(write_still=True)
+    result["rendered"] = config["render"]
+with open(config["result"], "w") as fh:
+    json.dump(result, fh)

@@ -1,0 +1,149 @@
+"""The Blender add-on in real Blender (Debian's package, headless): installed from its zip, run on an
+image-sequence strip of the plate in the Video Sequencer; the add-on starts the engine service when none
+runs, follows the job with its timer, and adds comp, swap and matte strips above the plate. A frame
+rendered from the sequencer matches the comp pass; the passes match the CLI's pixel for pixel."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facegraft.io.images import read_image
+
+REPO = Path(__file__).resolve().parents[2]
+DRIVER = Path(__file__).parent / "blender_scripts" / "drive_swap.py"
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+sys.path.insert(0, str(REPO / "hosts" / "blender"))
+from package import build_zip  # noqa: E402
+from test_convert import FIRST, N, convert, make_job  # noqa: E402
+
+BLENDER = shutil.which("blender")
+pytestmark = pytest.mark.blender
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, photos):
+    assert BLENDER, "Blender is needed for this test (`make test` installs Debian's blender package)"
+    root = tmp_path_factory.mktemp("blender_root")
+    world = make_job(root, photos)
+    world["zip"] = build_zip(root / "dist" / "facegraft_blender.zip")
+    world["home"] = tmp_path_factory.mktemp("blender_home")
+    yield world
+    from facegraft_client import Client
+
+    client = Client(home=world["home"], start=False)
+    if client.connected:
+        client.shutdown()
+
+
+def run_blender(world, name: str, **extra) -> dict:
+    frames = [str(world["plate"]).replace("####", f"{f:04d}") for f in range(FIRST, FIRST + N)]
+    config = {
+        "addon_zip": str(world["zip"]),
+        "frames": frames,
+        "size": [480, 360],
+        "model": str(world["model"]),
+        "shot": str(world["shot"]),
+        "output": str(world["root"] / name),
+        "result": str(world["root"] / f"{name}.json"),
+        **extra,
+    }
+    cfg = world["root"] / f"{name}.config.json"
+    cfg.write_text(json.dumps(config))
+    env = dict(
+        os.environ,
+        FACEGRAFT_HOME=str(world["home"]),
+        FACEGRAFT_ENGINE_PYTHON=sys.executable,
+        FACEGRAFT_ROOTS=str(world["root"]),
+        BLENDER_USER_SCRIPTS=str(world["root"] / "blender_user"),
+    )
+    cmd = [
+        BLENDER,
+        "-b",
+        "--factory-startup",
+        "--python-exit-code",
+        "1",
+        "--python",
+        str(DRIVER),
+        "--",
+        str(cfg),
+    ]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return json.loads(Path(config["result"]).read_text())
+
+
+def test_swap_adds_frame_aligned_pass_strips_whose_render_matches_the_comp(world, tmp_path):
+    render = world["root"] / "render.exr"
+    result = run_blender(world, "passes", render=str(render), render_frame=2)
+    assert result["operator"] == ["FINISHED"] and result["status"].startswith("swap done"), result["status"]
+    strips = {s["name"]: s for s in result["strips"]}
+    plate = strips["plate"]
+    assert set(strips) == {"plate", "facegraft_comp", "facegraft_swap", "facegraft_matte"}
+    for k, name in enumerate(("comp", "swap", "matte")):
+        s = strips[f"facegraft_{name}"]
+        assert s["type"] == "IMAGE" and s["channel"] == plate["channel"] + 1 + k
+        assert (s["final_start"], s["final_end"]) == (plate["final_start"], plate["final_end"])
+        assert [Path(f).name for f in s["files"]] == [
+            f"plate.{name}.{f:04d}.exr" for f in range(FIRST, FIRST + N)
+        ]
+    assert strips["facegraft_swap"]["blend_type"] == "ALPHA_OVER"
+    assert not strips["facegraft_comp"]["mute"]
+    # The passes are the CLI's.
+    cli = tmp_path / "cli"
+    run = convert(world, cli, "--layout", "files")
+    assert run.returncode == 0, run.stderr
+    for name in ("comp", "swap", "matte", "facemask"):
+        for f in range(FIRST, FIRST + N):
+            file = f"plate.{name}.{f:04d}.exr"
+            assert np.array_equal(read_image(world["root"] / "passes" / file), read_image(cli / file)), file
+    # Frame 2 of the timeline, rendered by Blender's sequencer, is frame FIRST + 1 of the comp pass.
+    rendered = read_image(render, channels=("R", "G", "B"))
+    comp = read_image(cli / f"plate.comp.{FIRST + 1:04d}.exr", channels=("R", "G", "B"))
+    assert rendered.shape == comp.shape
+    error = np.abs(rendered - comp)
+    assert float(np.percentile(error, 99.9)) < 2e-3 and float(error.mean()) < 2e-4, (
+        error.mean(),
+        error.max(),
+    )
+
+
+def test_a_failed_job_shows_its_error_in_the_panel(world):
+    empty = world["root"] / "no_model_here"
+    empty.mkdir(exist_ok=True)
+    result = run_blender(world, "failed", model=str(empty))
+    assert result["operator"] == ["FINISHED"]
+    assert result["status"].startswith("convert failed: facegraft: error:"), result["status"]
+    assert [s["name"] for s in result["strips"]] == ["plate"]
+
+
+def test_the_add_on_imports_neither_torch_numpy_nor_the_engine(world):
+    code = (
+        "import sys, json; sys.path[:0] = sys.argv[1:3]; import facegraft_blender; "
+        "facegraft_blender._client_module(); "
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            code,
+            str(REPO / "hosts" / "blender"),
+            str(REPO / "hosts" / "client"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    loaded = set(json.loads(out.stdout))
+    assert "facegraft_client" in loaded
+    assert not {"torch", "numpy", "facegraft", "cv2", "bpy"} & loaded
