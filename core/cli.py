@@ -109,6 +109,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_faceset(sub)
 
+    wt = sub.add_parser(
+        "watch",
+        help="process plate frames as they land in a folder (extract + convert through the engine service)",
+        description="Frames are taken once complete, in frame order; state lives in OUT/.facegraft-watch, so "
+        "a restart neither loses nor repeats a frame, and a replaced frame is done again. Frames are "
+        "converted as they land, each on its own: landmark smoothing across frames is off.",
+    )
+    wt.add_argument("in_dir", metavar="IN_DIR")
+    wt.add_argument("-o", "--output", dest="out_dir", required=True, help="folder for the passes")
+    wt.add_argument("--model", required=True, help="the trained model's folder")
+    wt.add_argument("--shot", default=None, help="an extracted shot to use (default: extract into OUT/shots)")
+    wt.add_argument("--pattern", default="*.exr", help="file names to take (default: *.exr)")
+    wt.add_argument("--settle", type=float, default=1.0, help="seconds a file's size must hold still")
+    wt.add_argument("--batch", type=int, default=50, help="frames per engine job")
+    wt.add_argument("--until-idle", type=float, default=None, help="exit after this many idle seconds")
+    add_arguments(wt, MergeOptions, exclude=("smooth", "smooth_frames"))
+    _add_common(wt)
+
+    fm = sub.add_parser("farm", help="render-farm job descriptions")
+    fsub2 = fm.add_subparsers(dest="job", required=True, metavar="JOB", parser_class=_Parser)
+    oj = fsub2.add_parser(
+        "openjd",
+        help="write an Open Job Description template that runs a command over chunks of frames",
+        description="facegraft farm openjd --job job.yaml --frames 1001-1100 --chunk-size 10 -- convert "
+        "PLATE --shot SHOT --model MODEL -o OUT [options]",
+    )
+    oj.add_argument("--job", required=True, help="the job template to write (YAML)")
+    oj.add_argument("--frames", required=True, help="the frames to cover, farm syntax")
+    oj.add_argument("--chunk-size", type=int, default=10, help="frames per task (default: 10)")
+    oj.add_argument("--name", default=None, help="the job's name")
+    oj.add_argument(
+        "argv", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the facegraft command (convert ...)"
+    )
+    _add_common(oj)
+
     nk = sub.add_parser(
         "nuke-script",
         help="write the comp of a convert's passes as a Nuke script (.nk) for farm-built scripts",
@@ -269,6 +304,70 @@ def cmd_faceset(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    import dataclasses
+    import logging
+
+    from facegraft.merge.options import MergeOptions
+    from facegraft_client import Client
+    from facegraft_watcher import Watcher, WatchOptions, summary
+
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO, format="facegraft watch: %(message)s"
+    )
+    os.environ.setdefault("FACEGRAFT_ENGINE_PYTHON", sys.executable)
+    in_dir, out_dir = Path(args.in_dir).resolve(), Path(args.out_dir).resolve()
+    if not in_dir.is_dir():
+        raise FacegraftError("not a folder", in_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    roots = [in_dir, out_dir, Path(args.model).resolve()] + ([Path(args.shot).resolve()] if args.shot else [])
+    client = Client(serve_args=[a for r in roots for a in ("--root", str(r))])
+    merge = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(MergeOptions)
+        if getattr(args, f.name, None) is not None
+    }
+    opts = WatchOptions(
+        in_dir=in_dir,
+        out_dir=out_dir,
+        model=Path(args.model).resolve(),
+        shot=Path(args.shot).resolve() if args.shot else None,
+        pattern=args.pattern,
+        settle=args.settle,
+        batch=args.batch,
+        convert_args={**merge, "smooth": False},
+    )
+    watcher = Watcher(opts, client)
+    try:
+        watcher.run(until_idle=args.until_idle)
+    except KeyboardInterrupt:
+        pass
+    if args.progress == "json":
+        print(json.dumps({"task": "watch", "event": "summary", **summary(watcher)}))
+    else:
+        _say(args, f"processed {len(watcher.processed)} frames into {out_dir}")
+    return 0
+
+
+def cmd_farm(args: argparse.Namespace) -> int:
+    from facegraft.farm.openjd import job_template, write_job
+
+    command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    template, values = job_template(command, args.frames, args.chunk_size, args.name, Path(args.job).parent)
+    path, params = write_job(args.job, template, values)
+    if args.progress == "json":
+        print(
+            json.dumps({"task": "farm-openjd", "event": "summary", "job": str(path), "params": str(params)})
+        )
+    else:
+        _say(
+            args,
+            f"wrote {path} and {params.name}: {command[0]} over {args.frames} in chunks of {args.chunk_size}",
+        )
+        _say(args, f"run it locally: openjd run {path} -p file://{params.absolute()}")
+    return 0
+
+
 def cmd_nuke_script(args: argparse.Namespace) -> int:
     from facegraft.hostscripts import write_nuke_script
 
@@ -419,6 +518,8 @@ COMMANDS["model"] = cmd_model
 COMMANDS["faceset"] = cmd_faceset
 COMMANDS["serve"] = cmd_serve
 COMMANDS["nuke-script"] = cmd_nuke_script
+COMMANDS["watch"] = cmd_watch
+COMMANDS["farm"] = cmd_farm
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,6 @@
 """Progress for long commands: a bar with rate and ETA on a terminal, plain log lines otherwise, one JSON
-object per line with `json` (farms and hosts), nothing with `quiet`."""
+object per line with `json` (hosts), ``openjd_progress: N`` / ``openjd_status: ...`` lines with `openjd`
+(what Open Job Description runners such as Deadline Cloud read), nothing with `quiet`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 import time
 from typing import TextIO
 
-MODES = ("auto", "bar", "plain", "json", "quiet")
+MODES = ("auto", "bar", "plain", "json", "openjd", "quiet")
 
 
 def _fmt_time(seconds: float) -> str:
@@ -32,7 +33,7 @@ class Progress:
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown progress mode '{mode}' (choose from: {', '.join(MODES)})")
-        self.stream = stream or (sys.stdout if mode == "json" else sys.stderr)
+        self.stream = stream or (sys.stdout if mode in ("json", "openjd") else sys.stderr)
         if mode == "auto":
             mode = "bar" if self.stream.isatty() else "plain"
         self.mode, self.total, self.task, self.unit = mode, max(0, total), task, unit
@@ -57,6 +58,10 @@ class Progress:
             return
         if self.mode == "json":
             self._write_json({"task": self.task, "event": "message", "message": text})
+            return
+        if self.mode == "openjd":
+            self.stream.write(f"openjd_status: {text}\n")
+            self.stream.flush()
             return
         if self.mode == "bar":
             self.stream.write("\r\033[K")
@@ -109,6 +114,11 @@ class Progress:
             )
             return
         extra = " ".join(f"{k}={v}" for k, v in self.fields.items())
+        if self.mode == "openjd":
+            self.stream.write(f"openjd_progress: {100 * fraction:.1f}\n")
+            self.stream.write(f"openjd_status: {self.task} {self.done}/{self.total} {extra}".rstrip() + "\n")
+            self.stream.flush()
+            return
         if not self.total:  # open-ended (e.g. training for N minutes): count and rate only
             text = f"{self.task}: {self.done} {self.unit} {rate:.1f}/s {extra}".rstrip()
             self.stream.write(

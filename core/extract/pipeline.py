@@ -84,6 +84,7 @@ class ExtractOptions:
     write_faces: bool = opt(True, "write aligned face PNGs to SHOTDIR/faces")
     debug: bool = opt(False, "write frames with boxes and landmarks drawn to SHOTDIR/debug")
     restart: bool = opt(False, "discard the shot's stored alignments and start again")
+    redo: bool = opt(False, "extract the --frames again even where stored (a plate frame was replaced)")
     batch_frames: int = opt(8, "frames committed to the store per transaction", cli=False)
 
     # Options that change results; a resumed run must use the same values.
@@ -358,6 +359,8 @@ def _run(
         done = {f for f in done if f <= images_through}
     elif opts.write_faces and done:
         done = set()
+    if opts.redo:
+        done = done - set(frames)
     todo = [i for i, f in enumerate(frames) if f not in done]
     summary.frames_skipped = len(frames) - len(todo)
     tracker.next_track_id = store.max_track_id() + 1

@@ -14,6 +14,21 @@ from hypothesis import strategies as st
 from facegraft.service import protocol
 
 
+@pytest.fixture(autouse=True)
+def _ieee_floats():
+    """Training tests turn on flush-to-zero (torch.set_flush_denormal) for speed; hypothesis needs the
+    CPU's normal float behaviour to draw subnormal numbers, so it is off while these tests run."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    torch.set_flush_denormal(False)
+    yield
+    torch.set_flush_denormal(True)
+
+
 @settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=256))
 def test_random_bytes_are_refused_cleanly(data):

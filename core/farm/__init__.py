@@ -1,0 +1,1 @@
+"""Farm integration: job descriptions that run facegraft commands over chunks of frames."""

@@ -1,0 +1,181 @@
+"""`facegraft farm openjd`: an Open Job Description job template (``jobtemplate-2023-09``) that runs any
+frame-range command of facegraft over chunks of frames.
+
+The frames become a ``CHUNK[INT]`` task parameter (the TASK_CHUNKING extension: contiguous chunks of
+``ChunkSize`` frames), handed to the command as ``--frames``; the command's own arguments become job
+parameters (paths as PATH parameters, so a farm can remap them), and the command reports progress with
+``--progress openjd`` (``openjd_progress: N`` lines). The template is checked with `openjd-model` before
+it is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from facegraft.errors import InputError
+from facegraft.io.framespec import parse_frame_spec
+
+FRAME_COMMANDS = ("convert", "extract")
+PATH_DESTS = {"plate", "shot", "model", "out_dir", "weights", "detector_weights"}
+FILE_DESTS = {"plate", "weights", "detector_weights"}
+OUTPUTS = {("convert", "out_dir"), ("extract", "shot")}
+_RESERVED = {"frames", "progress", "quiet", "verbose", "help", "command"}
+
+
+def _param_name(dest: str) -> str:
+    return "".join(part.capitalize() for part in dest.split("_"))
+
+
+def openjd_range(spec: str) -> str:
+    """A farm frame spec (1001-1100x2, 1001,1005) as an OpenJD range expression (1001-1100:2, 1001,1005)."""
+    parse_frame_spec(spec)  # refuses a bad spec with the project's message
+    return re.sub(r"x(\d+)", r":\1", spec.replace(" ", ""))
+
+
+def _subparser(command: str) -> argparse.ArgumentParser:
+    from facegraft.cli import build_parser
+
+    for action in build_parser()._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
+    raise InputError(f"'{command}' is not a facegraft command")
+
+
+def job_template(
+    command: list[str], frames: str, chunk_size: int = 10, name: str | None = None, base: Path | None = None
+) -> tuple[dict, dict]:
+    """(template, path values) from a facegraft command line (without --frames) and the frames to cover.
+
+    A PATH parameter has a default only when it lies under `base`, the template's folder (OpenJD joins
+    defaults to it and forbids walking up); the values of all of them are returned for a parameters file."""
+    if not command or command[0] not in FRAME_COMMANDS:
+        raise InputError(f"give a frame-range command after --: {' | '.join(FRAME_COMMANDS)} ...")
+    if chunk_size < 1:
+        raise InputError(f"--chunk-size must be at least 1, got {chunk_size}")
+    parser = _subparser(command[0])
+    try:
+        ns = parser.parse_args(command[1:])
+    except SystemExit:
+        raise InputError(f"the command after -- is not a valid `facegraft {command[0]}`") from None
+    if getattr(ns, "frames", None):
+        raise InputError("give the frames with --frames before --, not to the command")
+    params: list[dict] = [
+        {"name": "Frames", "type": "STRING", "default": openjd_range(frames), "description": "frames to run"},
+        {
+            "name": "ChunkSize",
+            "type": "INT",
+            "default": chunk_size,
+            "minValue": 1,
+            "description": "frames a task",
+        },
+        {
+            "name": "Facegraft",
+            "type": "STRING",
+            "default": "facegraft",
+            "description": "the facegraft command",
+        },
+    ]
+    args: list[str] = [command[0]]
+    values: dict[str, str] = {}
+    for action in parser._actions:
+        dest = action.dest
+        if dest in _RESERVED or dest == "help":
+            continue
+        value = getattr(ns, dest, None)
+        if value is None or (action.nargs == 0 and value == action.default):
+            continue
+        if action.nargs == 0:  # a switch: it stays in the command as it was given
+            args.append(action.option_strings[0])
+            continue
+        pname = _param_name(dest)
+        param: dict = {"name": pname, "default": str(value)}
+        if dest in PATH_DESTS:
+            param.update(
+                type="PATH",
+                objectType="FILE" if dest in FILE_DESTS else "DIRECTORY",
+                dataFlow="OUT" if (command[0], dest) in OUTPUTS else "IN",
+            )
+            absolute = Path(value).absolute()
+            root = (base or Path.cwd()).absolute()
+            values[pname] = str(absolute)
+            # OpenJD joins a PATH default to the template's folder and forbids walking up out of it.
+            if root in absolute.parents:
+                param["default"] = str(absolute.relative_to(root))
+            else:
+                del param["default"]
+        elif isinstance(value, bool):
+            param.update(type="STRING", allowedValues=["true", "false"], default=str(value).lower())
+        elif isinstance(value, int):
+            param.update(type="INT", default=value)
+        elif isinstance(value, float):
+            param.update(type="FLOAT", default=str(value))
+        else:
+            param.update(type="STRING")
+        params.append(param)
+        ref = "{{Param." + pname + "}}"
+        args += [ref] if not action.option_strings else [action.option_strings[-1], ref]
+    args += ["--frames", "{{Task.Param.Frame}}", "--progress", "openjd"]
+    template = {
+        "specificationVersion": "jobtemplate-2023-09",
+        "extensions": ["TASK_CHUNKING"],
+        "name": name or f"facegraft {command[0]}",
+        "parameterDefinitions": params,
+        "steps": [
+            {
+                "name": command[0],
+                "parameterSpace": {
+                    "taskParameterDefinitions": [
+                        {
+                            "name": "Frame",
+                            "type": "CHUNK[INT]",
+                            "range": "{{Param.Frames}}",
+                            "chunks": {
+                                "defaultTaskCount": "{{Param.ChunkSize}}",
+                                "rangeConstraint": "CONTIGUOUS",
+                            },
+                        }
+                    ]
+                },
+                "script": {"actions": {"onRun": {"command": "{{Param.Facegraft}}", "args": args}}},
+            }
+        ],
+    }
+    validate(template)
+    return template, values
+
+
+def validate(template: dict) -> None:
+    """Raise InputError with openjd-model's reason when the template is not a valid job template."""
+    from openjd.model import DecodeValidationError, decode_job_template
+
+    try:
+        decode_job_template(template=template, supported_extensions=["TASK_CHUNKING"])
+    except DecodeValidationError as exc:
+        raise InputError(f"the job template does not validate: {exc}") from exc
+
+
+def write_job(path: str | Path, template: dict, values: dict) -> tuple[Path, Path]:
+    """Write the template as YAML and ``<name>.params.json`` with the path values (temporary names first).
+
+    Run it with ``openjd run JOB -p file://JOB.params.json``, or submit both as a job bundle."""
+    import json
+
+    import yaml
+
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise InputError("the folder for the job template does not exist", path.parent)
+    params = path.with_name(f"{path.stem}.params.json")
+    for target, text in (
+        (path, yaml.safe_dump(template, sort_keys=False)),
+        (params, json.dumps(values, indent=2)),
+    ):
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    return path, params
