@@ -1,9 +1,11 @@
 """Per-frame swaps for interactive hosts: one RGBA frame in, one pass out, with models kept loaded.
 
-Each call detects and landmarks the faces of the frame (no shot needed), merges them with the model the
-options name, and returns the pass asked for: ``comp`` (RGBA, the plate's alpha kept), ``swap`` (RGBA,
-premultiplied) or ``matte`` (one channel). Pixels stay in the plate's colour space (``colourspace``
-option, default scene-linear). Calls run one at a time: the model is not shared across threads.
+Each call takes the frame's faces from a shot's alignments store when the options name one (``shot``:
+the same smoothed landmarks `convert` uses, so the pixels match it), or else detects and landmarks them;
+merges them with the model the options name; and returns the pass asked for: ``comp`` (RGBA, the
+plate's alpha kept), ``swap`` (RGBA, premultiplied) or ``matte`` (one channel). Pixels stay in the
+plate's colour space (``colourspace`` option; default the shot's, else scene-linear). Calls run one at a
+time: the model is not shared across threads.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from facegraft.errors import InputError
 from facegraft.service.protocol import FrameMessage
 
 PASSES = ("comp", "swap", "matte")
-_ENGINE_KEYS = ("model", "pass", "colourspace", "crop_size")
+_ENGINE_KEYS = ("model", "pass", "colourspace", "crop_size", "shot")
 
 
 class FrameEngine:
@@ -31,6 +33,7 @@ class FrameEngine:
         self._models: OrderedDict[str, object] = OrderedDict()
         self._keep = keep
         self._lock = threading.Lock()
+        self._shots: dict[str, tuple[float, object, str]] = {}
 
     def model(self, path: str):
         """The swap model at `path`, loaded once and kept (least recently used dropped)."""
@@ -44,6 +47,20 @@ class FrameEngine:
         while len(self._models) > self._keep:
             self._models.popitem(last=False)
         return model
+
+    def _shot(self, path: str, merge) -> tuple[object, str | None]:
+        """(ShotFaces, plate colour space) of a shot, loaded once per change of its store."""
+        from facegraft.merge.convert import load_shot_faces
+        from facegraft.store.alignments import AlignmentsStore
+
+        with AlignmentsStore.open(path) as store:
+            stamp = store.path.stat().st_mtime
+            key = f"{path}|{merge.smooth}|{merge.smooth_frames}"
+            cached = self._shots.get(key)
+            if cached is None or cached[0] != stamp:
+                cached = (stamp, load_shot_faces(store, merge), store.plate().get("colourspace"))
+                self._shots[key] = cached
+        return cached[1], cached[2]
 
     def process(self, msg: FrameMessage) -> tuple[np.ndarray, dict]:
         """(pass pixels (H, W, C) float32, info) for one frame message."""
@@ -76,15 +93,23 @@ class FrameEngine:
             model = self.model(model_path)
             conv = ColourConverter(resolve_colourspace(str(opts.get("colourspace") or "scene-linear")))
             native = np.ascontiguousarray(rgb, np.float32)
-            # A fresh tracker per call: frames from a host need not follow each other.
-            tracker = build_tracker(ExtractOptions(embeddings=False, detect_every=1))
-            found = tracker.step(conv.to_working_uint8(native), 0)
-            crop = int(opts.get("crop_size", 512))
-            tasks = [
-                FaceTask(f.landmarks.astype(np.float64), crop_size=crop, key=i) for i, f in enumerate(found)
-            ]
+            if opts.get("shot"):
+                shot, space = self._shot(self._check_path(str(opts["shot"])), merge)
+                if not opts.get("colourspace"):
+                    conv = ColourConverter(resolve_colourspace(space or "scene-linear"))
+                tasks = shot.by_frame.get(msg.frame, [])
+            else:
+                # A fresh tracker per call: frames from a host need not follow each other.
+                tracker = build_tracker(ExtractOptions(embeddings=False, detect_every=1))
+                found = tracker.step(conv.to_working_uint8(native), 0)
+                crop = int(opts.get("crop_size", 512))
+                tasks = [
+                    FaceTask(f.landmarks.astype(np.float64), crop_size=crop, key=i)
+                    for i, f in enumerate(found)
+                ]
             prepared = prepare_faces(native, conv, tasks, model, merge)
-            layers = composite(native, conv, [(p, recolour(p, merge.colour)) for p in prepared], merge)
+            rng = np.random.default_rng([merge.seed, msg.frame])  # the degrade noise convert would draw
+            layers = composite(native, conv, [(p, recolour(p, merge.colour)) for p in prepared], merge, rng)
         if which == "comp":
             out = np.dstack([layers.comp, alpha])
         elif which == "swap":

@@ -323,3 +323,21 @@ def test_the_service_can_listen_on_a_private_unix_socket(world, tmp_path, start_
     client.shutdown()
     assert proc.wait(timeout=30) == 0
     assert not sock.exists()
+
+
+def test_a_frame_call_with_the_shot_gives_convert_s_pixels(world, tmp_path):
+    client = world["client"]
+    out = world["root"] / "frame_reference"
+    assert convert(world, out).returncode == 0
+    frame = FIRST + 1
+    rgba = read_image(str(world["plate"]).replace("####", str(frame)), channels=("R", "G", "B", "A"))
+    h, w = rgba.shape[:2]
+    opts = {"model": str(world["model"]), "shot": str(world["shot"])}
+    for name, channels in (("comp", ("R", "G", "B")), ("swap", ("swap.R", "swap.G", "swap.B", "swap.A"))):
+        got, info = client.frame(
+            np.ascontiguousarray(rgba, np.float32), w, h, {**opts, "pass": name}, frame=frame
+        )
+        got = np.asarray(got).reshape(h, w, 4)[..., : len(channels)]
+        want = read_image(out / f"plate.{frame:04d}.exr", channels=channels).astype(np.float32)
+        assert info["faces"] == 1
+        assert np.allclose(got, want, rtol=1e-3, atol=1e-3), f"{name}: max {np.abs(got - want).max()}"
