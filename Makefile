@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.facegraft-installed
 TORCH  := torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: all demo test bench lint clean venv test-programs
+.PHONY: all demo test bench lint clean venv test-programs ofx
 
 all: test
 
@@ -36,7 +36,10 @@ test-programs:
 	  else echo "make: the tests need $$p (Debian: apt-get install $$p)" >&2; fi; \
 	done
 
-test: $(STAMP) test-programs
+ofx:
+	$(MAKE) -C ofx_bridge all
+
+test: $(STAMP) test-programs ofx
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(STAMP)
