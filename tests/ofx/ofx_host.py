@@ -228,34 +228,33 @@ class OfxTestHost:
             else:
                 out[i] = v
 
+        def lookup(p, name, first: int, count: int):
+            """(status, values[first:first + count]) of a property."""
+            try:
+                vals = host.values(p).get(name.decode())
+            except KeyError:
+                return BAD_HANDLE, []
+            if vals is None:
+                return UNKNOWN, []
+            if first < 0 or len(vals) < first + count:
+                return BAD_INDEX, []
+            return OK, vals[first : first + count]
+
         def getter(kind):
             def f(p, name, i, out):
-                try:
-                    vals = host.values(p).get(name.decode())
-                except KeyError:
-                    return BAD_HANDLE
-                if vals is None:
-                    return UNKNOWN
-                if not 0 <= i < len(vals):
-                    return BAD_INDEX
-                write(kind, out, 0, vals[i])
-                return OK
+                status, vals = lookup(p, name, i, 1)
+                if status == OK:
+                    write(kind, out, 0, vals[0])
+                return status
 
             return f
 
         def getter_n(kind):
             def f(p, name, count, out):
-                try:
-                    vals = host.values(p).get(name.decode())
-                except KeyError:
-                    return BAD_HANDLE
-                if vals is None:
-                    return UNKNOWN
-                if len(vals) < count:
-                    return BAD_INDEX
-                for i in range(count):
-                    write(kind, out, i, vals[i])
-                return OK
+                status, vals = lookup(p, name, 0, count)
+                for i, v in enumerate(vals):
+                    write(kind, out, i, v)
+                return status
 
             return f
 
