@@ -144,6 +144,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(oj)
 
+    rl = sub.add_parser("release", help="record or show a shot's likeness release (copied into every output)")
+    rsub = rl.add_subparsers(dest="job", required=True, metavar="JOB", parser_class=_Parser)
+    rs = rsub.add_parser("set", help="record the source identity and its release reference on a shot")
+    rs.add_argument("shot", metavar="SHOTDIR")
+    rs.add_argument("--identity", required=True, help="who the source face is")
+    rs.add_argument("--reference", required=True, help="the signed likeness release's id")
+    rsub.add_parser("show", help="print the shot's recorded release").add_argument("shot", metavar="SHOTDIR")
+    for q in rsub.choices.values():
+        _add_common(q)
+    vf = sub.add_parser(
+        "verify",
+        help="say what files report about themselves: synthetic, engine, model, identity, release",
+        description="Exit 0 when every file is marked synthetic, 1 when one is not, 2 when one is unreadable",
+    )
+    vf.add_argument("files", nargs="+", metavar="FILE")
+    _add_common(vf)
+
     nk = sub.add_parser(
         "nuke-script",
         help="write the comp of a convert's passes as a Nuke script (.nk) for farm-built scripts",
@@ -368,6 +385,38 @@ def cmd_farm(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_release(args: argparse.Namespace) -> int:
+    from facegraft.provenance.release import get_release, set_release
+    from facegraft.store.alignments import AlignmentsStore
+
+    if args.job == "set":
+        record = set_release(args.shot, args.identity, args.reference)
+    else:
+        with AlignmentsStore.open(args.shot) as store:
+            record = get_release(store) or {}
+    print(json.dumps(record) if args.progress == "json" or args.job == "show" else f"recorded {record}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from facegraft.provenance.verify import verify
+
+    code = 0
+    for f in args.files:
+        report = verify(f)
+        if not report["synthetic"]:
+            code = 1
+        if args.progress == "json":
+            print(json.dumps(report))
+        else:
+            state = "synthetic (facegraft)" if report["synthetic"] else "NOT marked as synthetic"
+            details = ", ".join(
+                f"{k}={v}" for k, v in report.items() if k not in ("file", "marked", "synthetic")
+            )
+            print(f"{f}: {state}" + (f"; {details}" if details else ""))
+    return code
+
+
 def cmd_nuke_script(args: argparse.Namespace) -> int:
     from facegraft.hostscripts import write_nuke_script
 
@@ -520,6 +569,8 @@ COMMANDS["serve"] = cmd_serve
 COMMANDS["nuke-script"] = cmd_nuke_script
 COMMANDS["watch"] = cmd_watch
 COMMANDS["farm"] = cmd_farm
+COMMANDS["release"] = cmd_release
+COMMANDS["verify"] = cmd_verify
 
 
 def main(argv: list[str] | None = None) -> int:

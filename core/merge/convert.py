@@ -13,6 +13,7 @@ import errno
 import hashlib
 import json
 import os
+import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,6 +34,8 @@ from facegraft.merge.passes import MergedFrame, PassWriter, write_json, write_pa
 from facegraft.merge.smoothing import smooth_track, velocity
 from facegraft.merge.swap_model import SwapModel, load_swap_model
 from facegraft.progress import Progress
+from facegraft.provenance.release import get_release
+from facegraft.provenance.release import metadata as provenance_metadata
 from facegraft.store.alignments import AlignmentsStore, Face
 
 SHOT_SAMPLE = 16  # frames per track whose colour statistics stand for the whole shot (--colour-window 0)
@@ -187,7 +190,15 @@ def convert(
             )
         converter = ColourConverter(colourspace)
         out_dir.mkdir(parents=True, exist_ok=True)
+        release = get_release(store)
+        if release is None:
+            print(
+                f"facegraft: warning: {shot_dir}: no likeness release recorded for the source identity "
+                "(facegraft release set SHOTDIR --identity NAME --reference ID); outputs say 'none recorded'",
+                file=sys.stderr,
+            )
         job = _Job(plate, shot, model, converter, opts, output, out_dir, colourspace)
+        job.provenance = provenance_metadata(release)
         summary = job.run(requested, progress_mode)
     summary.seconds = time.monotonic() - t0
     return summary
@@ -216,9 +227,11 @@ class _Job:
         self.writer = PassWriter(out_dir, self.stem, output.layout, output.format, self.fps, interop)
         self.video = output.format in ("mov", "mp4")
         self.summary = ConvertSummary(out_dir, model_hash=model.hash, config_hash=self.config)
+        self.provenance: dict[str, str] = {}
 
     def _attributes(self, frame: int, inputs: str) -> dict[str, str]:
         return {
+            **self.provenance,
             "version": __version__,
             "model": self.model.hash,
             "config": self.config,
