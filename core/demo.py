@@ -171,8 +171,15 @@ def convert_target(out: Path, plate: str) -> dict:
     """Convert the target plate: EXR passes, the control (target through its own decoder), an MP4."""
     from facegraft.merge.convert import convert
     from facegraft.merge.options import MergeOptions, OutputOptions
+    from facegraft.provenance.release import set_release
 
     shot, model = out / "shots" / "target", out / "model"
+    # The source face is a public-domain NASA photo; a real job records the signed release's id here.
+    set_release(
+        shot,
+        "Eileen Collins (NASA photo, scikit-image astronaut)",
+        "public domain: NASA image, no release needed",
+    )
     runs = {
         "passes": (MergeOptions(**DEMO_MERGE), OutputOptions()),
         "control": (MergeOptions(**DEMO_MERGE, control=True), OutputOptions()),
@@ -188,6 +195,10 @@ def convert_target(out: Path, plate: str) -> dict:
             "seconds": round(s.seconds, 1),
         }
     result["preview"]["file"] = str(out / "preview" / f"{Path(plate).name.split('.')[0]}.mp4")
+    from facegraft.provenance.verify import verify
+
+    first = sorted((out / "passes").glob("*.exr"))[0]
+    result["provenance"] = {"exr": verify(first), "mp4": verify(result["preview"]["file"])}
     return result
 
 
@@ -390,6 +401,11 @@ def print_report(r: dict, out: Path) -> None:
     print(f"  passes:         {c['passes']['folder']} (EXR: R,G,B,A comp, swap.*, matte.A, facemask.A)")
     print(f"  control passes: {c['control']['folder']}")
     print(f"  MP4 preview:    {c['preview']['file']}")
+    for kind, v in c.get("provenance", {}).items():
+        print(
+            f"  provenance ({kind}): synthetic={v['synthetic']}, identity={v.get('identity')!r}, "
+            f"release={v.get('release')!r}, model {v.get('model')} (facegraft verify)"
+        )
     print(
         f"  contact sheets: {out / 'contact_swap.png'} (plate | swap | matte | comp), "
         f"{out / 'contact_target.png'}"
