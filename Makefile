@@ -46,8 +46,8 @@ bench: $(STAMP)
 	$(PY) -m bench.run
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check core tests bench
-	$(VENV)/bin/ruff format --check core tests bench
+	$(VENV)/bin/ruff check core tests bench hosts
+	$(VENV)/bin/ruff format --check core tests bench hosts
 
 clean:
 	rm -rf demo_out .pytest_cache
