@@ -20,8 +20,8 @@ from facegraft.errors import InputError
 from facegraft.io.framespec import parse_frame_spec
 
 FRAME_COMMANDS = ("convert", "extract")
-PATH_DESTS = {"plate", "shot", "model", "out_dir", "weights", "detector_weights"}
-FILE_DESTS = {"plate", "weights", "detector_weights"}
+PATH_DESTS = {"plate", "shot", "model", "out_dir", "weights", "detector_weights", "sign_key", "sign_cert"}
+FILE_DESTS = {"plate", "weights", "detector_weights", "sign_key", "sign_cert"}
 OUTPUTS = {("convert", "out_dir"), ("extract", "shot")}
 _RESERVED = {"frames", "progress", "quiet", "verbose", "help", "command"}
 

@@ -34,6 +34,7 @@ from facegraft.merge.passes import MergedFrame, PassWriter, write_json, write_pa
 from facegraft.merge.smoothing import smooth_track, velocity
 from facegraft.merge.swap_model import SwapModel, load_swap_model
 from facegraft.progress import Progress
+from facegraft.provenance.c2pa_manifest import load_signing_key, sign_file
 from facegraft.provenance.release import get_release
 from facegraft.provenance.release import metadata as provenance_metadata
 from facegraft.store.alignments import AlignmentsStore, Face
@@ -199,9 +200,24 @@ def convert(
             )
         job = _Job(plate, shot, model, converter, opts, output, out_dir, colourspace)
         job.provenance = provenance_metadata(release)
+        job.signing = _signing(output)
         summary = job.run(requested, progress_mode)
     summary.seconds = time.monotonic() - t0
     return summary
+
+
+def _signing(output: OutputOptions):
+    """The C2PA signing key when --sign-key/--sign-cert are given (deliverable formats only)."""
+    if not (output.sign_key or output.sign_cert):
+        return None
+    if not (output.sign_key and output.sign_cert):
+        raise InputError("C2PA signing needs both --sign-key and --sign-cert")
+    if output.format not in ("png", "mp4", "mov"):
+        raise InputError(
+            f"C2PA manifests are embedded in png, mp4 and mov deliverables, not {output.format} "
+            "(sidecar manifests for EXR sequences are not written yet)"
+        )
+    return load_signing_key(output.sign_key, output.sign_cert)
 
 
 class _Job:
@@ -228,6 +244,7 @@ class _Job:
         self.video = output.format in ("mov", "mp4")
         self.summary = ConvertSummary(out_dir, model_hash=model.hash, config_hash=self.config)
         self.provenance: dict[str, str] = {}
+        self.signing = None  # a SigningKey when C2PA manifests are asked for
 
     def _attributes(self, frame: int, inputs: str) -> dict[str, str]:
         return {
@@ -326,8 +343,18 @@ class _Job:
             while pending:
                 pending.popleft().result()
             if video is not None:
-                s.files.append(str(video.close()))
+                written = video.close()
                 video = None
+                if self.signing is not None:
+                    facts = {
+                        k: v
+                        for k, v in self._attributes(todo[0], "").items()
+                        if k not in ("input", "source_frame")
+                    }
+                    sign_file(
+                        written, self.signing, facts, self.plate.path if self.plate.kind == "video" else None
+                    )
+                s.files.append(str(written))
             if self.output.patch:
                 self._write_matrices(patches)
         except BaseException:
@@ -347,7 +374,12 @@ class _Job:
 
     def _write(self, merged: MergedFrame) -> None:
         try:
-            self.summary.files.extend(str(p) for p in self.writer.write(merged))
+            paths = self.writer.write(merged)
+            if self.signing is not None:  # png deliverables: each frame file carries its manifest
+                facts = {k: v for k, v in merged.attributes.items() if k != "input"}
+                for path in paths:
+                    sign_file(path, self.signing, facts, self.plate.frame_path(merged.frame))
+            self.summary.files.extend(str(p) for p in paths)
         except OSError as exc:
             if exc.errno in _TRANSIENT:
                 raise TransientError(

@@ -1,6 +1,6 @@
 """`facegraft verify FILE...`: read back what an output says about itself — the synthetic flag, engine,
 model and config hashes, source identity and likeness release — from EXR/PNG/TIFF metadata (OpenImageIO)
-or MP4/MOV container tags (PyAV)."""
+or MP4/MOV container tags (PyAV), and its embedded C2PA manifest where there is one."""
 
 from __future__ import annotations
 
@@ -58,10 +58,16 @@ def verify(path: str | Path) -> dict:
     p = Path(path)
     if not p.is_file():
         raise InputError("no such file", p)
+    from facegraft.provenance.c2pa_manifest import TRAINED_MEDIA
+    from facegraft.provenance.c2pa_manifest import read as read_c2pa
+
     tags = _video_tags(p) if p.suffix.lower() in VIDEO else _image_tags(p)
+    manifest = read_c2pa(p)
+    ai = manifest is not None and manifest["digital_source_type"] == TRAINED_MEDIA
     return {
         "file": str(p),
-        "marked": bool(tags),
-        "synthetic": tags.get("synthetic") == "true",
+        "marked": bool(tags) or manifest is not None,
+        "synthetic": tags.get("synthetic") == "true" or ai,
         **{k: v for k, v in sorted(tags.items()) if k != "synthetic"},
+        "c2pa": manifest,
     }

@@ -30,7 +30,7 @@ KINDS = ("extract", "train", "convert")
 PATH_OPTIONS = {
     "extract": ("plate", "shot", "weights"),
     "train": ("src", "dst", "model"),
-    "convert": ("plate", "shot", "model", "out_dir"),
+    "convert": ("plate", "shot", "model", "out_dir", "sign_key", "sign_cert"),
 }
 RESERVED = ("progress", "quiet", "verbose", "help", "command")
 
