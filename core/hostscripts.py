@@ -3,12 +3,11 @@ by the Nuke adapter's own comp description (shipped with the engine as `facegraf
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from facegraft.errors import InputError
+from facegraft.io.atomic import write_bytes_atomic
 from facegraft.io.framespec import parse_frame_spec
 
 _FRAME = re.compile(r"^(?P<stem>.*?)(?P<frame>-?\d+)\.(?P<ext>exr|png|tif|tiff)$")
@@ -56,8 +55,5 @@ def write_nuke_script(plate: str, passes: str, out: str, frames: str | None = No
     target = Path(out)
     if not target.parent.is_dir():
         raise InputError("the folder for the script does not exist", target.parent)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, target)
+    write_bytes_atomic(target, text.encode(), "the Nuke script")
     return {"script": str(target), "passes": pattern, "first": first, "last": last}

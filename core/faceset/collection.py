@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -203,3 +205,27 @@ def recover_interrupted(folder: Path) -> list[Path]:
         os.replace(tmp, target)
         restored.append(target)
     return restored
+
+
+def require_new_folder(out: Path) -> None:
+    """InputError unless `out` does not exist or is an empty folder (checked before any work starts)."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError("the output folder exists and is not empty", out)
+
+
+@contextmanager
+def new_shot_folder(out: Path, job: str) -> Iterator[Path]:
+    """Build a new shot folder under a hidden temporary name (with its faces/ made) and rename it to `out`
+    when the block succeeds; on failure nothing is left. `out` must not exist or be empty."""
+    require_new_folder(out)
+    tmp = out.parent / f".{out.name}.{job}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / FACES_DIR).mkdir(parents=True)
+    try:
+        yield tmp
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

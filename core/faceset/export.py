@@ -9,8 +9,6 @@ faceset is rebuilt from each of its source plates (its ``faceset_origins`` say w
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 from facegraft.errors import InputError
 from facegraft.extract.alignment import alignment_matrix, face_type, warp_face
 from facegraft.extract.masks import MASKERS, landmark_masks
-from facegraft.faceset.collection import FACES_DIR
+from facegraft.faceset.collection import FACES_DIR, new_shot_folder, require_new_folder
 from facegraft.io.colour import ColourConverter, resolve_colourspace
 from facegraft.io.plate import open_plate
 from facegraft.progress import Progress
@@ -69,8 +67,7 @@ def export_faceset(
 ) -> ExportResult:
     """Write a new shot folder `out` with every face of `shot` re-cropped at the face type and size."""
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError("the output folder exists and is not empty", out)
+    require_new_folder(out)
     with AlignmentsStore.open(shot) as store:
         recs = list(store.iter_frames(load_masks=True))
         faces = [f for r in recs for f in r.faces]
@@ -83,10 +80,7 @@ def export_faceset(
             raise InputError(f"--size must be 16..4096 pixels, got {px}")
         groups = _plates_of(store, faces, plate)
         plate_info, settings = store.plate(), store.settings()
-    tmp = out.parent / f".{out.name}.exporting-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / FACES_DIR).mkdir(parents=True)
-    try:
+    with new_shot_folder(out, "exporting") as tmp:
         with AlignmentsStore.open(tmp, create=True) as new:
             new.set_plate(plate_info)
             for key, value in settings.items():
@@ -120,12 +114,6 @@ def export_faceset(
                 )
         new_of = {old_ids[id(g)]: g for r in out_recs for g in r.faces}
         _write_crops(groups, new_of, tmp / FACES_DIR, progress_mode)
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return ExportResult(out=out, face_type=kind, size=px, faces=len(faces))
 
 

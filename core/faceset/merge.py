@@ -10,19 +10,18 @@ folder is built under a temporary name and renamed into place.
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from facegraft.errors import InputError
-from facegraft.faceset.collection import FACES_DIR, Faceset, open_faceset
+from facegraft.faceset.collection import FACES_DIR, Faceset, new_shot_folder, open_faceset, require_new_folder
 from facegraft.faceset.survey import embeddings, require_store_columns, survey
+from facegraft.io.atomic import write_bytes_atomic
 from facegraft.progress import Progress
 from facegraft.store.alignments import AlignmentsStore, Face, FrameRecord
-from facegraft.store.face_images import face_image_name, retag_face_png, write_bytes_atomic
+from facegraft.store.face_images import face_image_name, retag_face_png
 
 # Near-duplicates are the same person (embedding distance below this) AND look the same (thumbnail
 # distance below --dedupe). The identity gate keeps two people in the same light and pose apart.
@@ -85,8 +84,7 @@ def merge_facesets(
     if not inputs:
         raise InputError("give at least one faceset to merge")
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError("the output folder exists and is not empty", out)
+    require_new_folder(out)
     sets = [open_faceset(p) for p in inputs]
     for fs in sets:
         require_store_columns(fs, "merging")
@@ -109,18 +107,9 @@ def merge_facesets(
         dropped = duplicates(emb[perm], thumbs[perm], dedupe)
     result = MergeResult(out=out)
     result.dropped = [(entries[i][1].path, entries[j][1].path, d) for i, (j, d) in sorted(dropped.items())]
-    tmp = out.parent / f".{out.name}.merging-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / FACES_DIR).mkdir(parents=True)
-    try:
+    with new_shot_folder(out, "merging") as tmp:
         kept = [e for i, e in enumerate(entries) if i not in dropped]
         result.faces = _write(tmp, sets, kept, progress_mode)
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return result
 
 

@@ -11,12 +11,11 @@ it is written.
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from facegraft.errors import InputError
+from facegraft.io.atomic import write_bytes_atomic
 from facegraft.io.framespec import parse_frame_spec
 
 FRAME_COMMANDS = ("convert", "extract")
@@ -170,12 +169,6 @@ def write_job(path: str | Path, template: dict, values: dict) -> tuple[Path, Pat
     if not path.parent.is_dir():
         raise InputError("the folder for the job template does not exist", path.parent)
     params = path.with_name(f"{path.stem}.params.json")
-    for target, text in (
-        (path, yaml.safe_dump(template, sort_keys=False)),
-        (params, json.dumps(values, indent=2)),
-    ):
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
+    write_bytes_atomic(path, yaml.safe_dump(template, sort_keys=False).encode(), "the job template")
+    write_bytes_atomic(params, json.dumps(values, indent=2).encode(), "the job parameters")
     return path, params

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +17,7 @@ import cv2
 import numpy as np
 
 from facegraft.errors import InputError
+from facegraft.io.atomic import write_bytes_atomic
 
 PREFIX = "facegraft/"
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -147,21 +147,3 @@ def retag_face_png(data: bytes, tags: Mapping[str, str | int]) -> bytes:
         raise InputError("malformed PNG (no IHDR or IEND chunk)")
     text = b"".join(_text_chunk(str(k), str(v)) for k, v in tags.items())
     return _SIGNATURE + kept[0] + text + b"".join(kept[1:])
-
-
-def write_bytes_atomic(path: str | Path, data: bytes, what: str = "the file") -> None:
-    """Write bytes to a temporary name in the same folder, then rename into place."""
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise InputError(f"cannot write {what} ({exc.strerror or exc})", str(path)) from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise InputError(f"cannot write {what} ({exc.strerror or exc})", str(path)) from exc
-        raise
