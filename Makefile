@@ -23,12 +23,13 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m facegraft.demo --out demo_out
 
-# Tests that need programs from Debian: the faceset report opens in headless Chromium, the Blender add-on
-# runs in real Blender. Installed when missing (root with apt-get); never a downloaded browser or Blender.
-APT_PROGRAMS := chromium blender
+# Tests that need programs from Debian: the faceset report opens in headless Chromium, the review page is
+# driven through Debian's chromedriver (package chromium-driver), the Blender add-on runs in real Blender.
+# Installed when missing (root with apt-get); never a downloaded browser, driver or Blender.
+APT_PROGRAMS := chromium chromium-driver blender
 test-programs:
 	@for p in $(APT_PROGRAMS); do \
-	  command -v $$p >/dev/null 2>&1 && continue; \
+	  { command -v $$p || dpkg -s $$p; } >/dev/null 2>&1 && continue; \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get install -y -q $$p >/dev/null 2>&1 || \
 	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $$p >/dev/null 2>&1; } || \

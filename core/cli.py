@@ -194,6 +194,18 @@ def build_parser() -> argparse.ArgumentParser:
     act.add_argument("--stop", action="store_true", help="stop the running service")
     sv.add_argument("--verbose", action="store_true", help="mirror the service log on the console")
 
+    rv = sub.add_parser(
+        "review",
+        help="open a shot's review page: fix faces, landmarks and masks by hand in a browser",
+        description="Uses the running engine service, or starts one allowed to read the shot and its plate "
+        "(it keeps running: `facegraft serve --stop`), and prints the page's address, which carries the "
+        "service token once.",
+    )
+    rv.add_argument("shot", metavar="SHOTDIR")
+    rv.add_argument("--port", type=int, default=None, help="port of a service this starts (default: any)")
+    rv.add_argument("--no-browser", action="store_true", help="only print the page's address")
+    _add_common(rv)
+
     m = sub.add_parser("model", help="work with a trained model")
     msub = m.add_subparsers(dest="job", required=True, metavar="JOB", parser_class=_Parser)
     x = msub.add_parser(
@@ -442,6 +454,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return server.serve(args.port, args.socket, args.root, args.verbose, resume=not args.no_resume)
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    import webbrowser
+
+    from facegraft.review.launch import review_address
+
+    address = review_address(args.shot, args.port)
+    if args.progress == "json":
+        summary = {"url": address.url, "port": address.port, "started": address.started}
+        print(json.dumps({"task": "review", "event": "summary", **summary}))
+    else:
+        print(address.url)
+        if address.started:
+            _say(args, f"started the engine service (port {address.port}); `facegraft serve --stop` stops it")
+    if not args.no_browser:
+        webbrowser.open(address.url)
+    return 0
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
     from facegraft.extract.pipeline import ExtractOptions, extract
 
@@ -571,6 +601,7 @@ COMMANDS["watch"] = cmd_watch
 COMMANDS["farm"] = cmd_farm
 COMMANDS["release"] = cmd_release
 COMMANDS["verify"] = cmd_verify
+COMMANDS["review"] = cmd_review
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,8 @@
 
 Every request, the description included, must carry the token (``X-Facegraft-Token`` or ``Authorization:
 Bearer``); anything else gets 401 and nothing more. Jobs are JSON; ``/v1/frame`` takes and returns the
-binary frame message of `facegraft.service.protocol`.
+binary frame message of `facegraft.service.protocol`. The review page (`facegraft.review`) signs a browser
+in once with the token in its address, then accepts a cookie for its own routes only.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from pydantic import BaseModel, Field
 
 from facegraft import __version__
 from facegraft.errors import FacegraftError
+from facegraft.review.routes import review_router
+from facegraft.review.session import session_authorised, session_login
 from facegraft.service import protocol
 from facegraft.service.frames import FrameEngine
 from facegraft.service.jobs import KINDS, JobRequestError, Runner, build_argv, option_names, resolve_path
@@ -131,9 +134,11 @@ def create_app(ctx: ServiceContext) -> FastAPI:
 
     @app.middleware("http")
     async def require_token(request: Request, call_next):
-        if not _authorised(request, ctx.token):
-            return _error(401, "missing or wrong token")
+        if not _authorised(request, ctx.token) and not session_authorised(request, ctx.token):
+            return session_login(request, ctx.token) or _error(401, "missing or wrong token")
         return await call_next(request)
+
+    app.include_router(review_router(ctx.roots))
 
     @app.get("/v1/status", response_model=Status)
     def status() -> Status:

@@ -7,12 +7,17 @@ embedding float32, matrix float64). Masks are stored losslessly as PNG (OpenCV, 
 
 Face ids come from a counter in ``meta`` (never AUTOINCREMENT): writing the same frames in the same order
 into a fresh store gives the same ids, ids are never reused, and rewriting a frame gives its faces fresh ids.
+
+Hand edits (the review page) go through `AlignmentsStore.edit`: each checks the revision of every face it
+changes against the one its editor saw (a moved-on face raises `RevisionConflict`, nothing is written),
+and journals what it replaced, so `AlignmentsStore.undo` puts the latest edit back in one transaction.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,6 +35,9 @@ _FACE_COLUMNS = (
     "id, frame, idx, x0, y0, x1, y1, score, landmarks, yaw, pitch, roll, embedding, track_id, matrix,"
     " face_type, size, image"
 )
+# Every faces column: what reads return and what the edit journal copies out and back.
+_FACE_ALL = f"{_FACE_COLUMNS}, revision"
+_MASK_ALL = "face_id, name, data, codec, height, width"
 _FRAME_COLUMNS = "frame, pts, pts_raw, time_base, width, height"
 _PAGE = 512  # frames fetched per query while iterating
 _TOUCH = "INSERT OR REPLACE INTO meta (key, value) SELECT key, value FROM meta WHERE key = 'format'"
@@ -54,6 +62,7 @@ class Face:
     masks: dict[str, np.ndarray] = field(default_factory=dict)
     image: str | None = None
     id: int | None = None
+    revision: int = 0  # set when read from the store: 1 when written, +1 on each change (0: not stored)
 
 
 @dataclass
@@ -108,6 +117,139 @@ def decode_mask(data: bytes, codec: str, height: int, width: int) -> np.ndarray:
             raise StoreError(f"a stored mask is corrupt ({len(raw)} bytes for {height}x{width})")
         return np.frombuffer(raw, np.uint8).reshape(height, width).copy()
     raise StoreError(f"a stored mask uses unknown codec {codec!r}")
+
+
+class EditConflict(StoreError):
+    """An edit or undo refused because what it was made against has changed since (HTTP 409)."""
+
+
+class RevisionConflict(EditConflict):
+    """An edit named a face revision the store has moved past: another editor changed or removed the face."""
+
+    def __init__(self, face_id: int, expected: int, current: int | None, path: str | Path | None = None):
+        self.face_id, self.expected, self.current = int(face_id), int(expected), current
+        state = "has been removed" if current is None else f"is now at revision {current}"
+        super().__init__(f"face {face_id} {state}; the edit was made against revision {expected}", path)
+
+
+@dataclass
+class EditRecord:
+    """One journaled edit: its number, time (seconds since the epoch), kind, details, and if undone."""
+
+    id: int
+    at: float
+    kind: str
+    detail: dict
+    undone: bool = False
+
+
+@dataclass
+class UndoResult:
+    """What an undo did: the edit, faces put back (ids), faces it took away again (id -> image name, the
+    faces the edit had added) and frames whose review state it restored."""
+
+    edit: EditRecord
+    restored: list[int]
+    removed: dict[int, str | None]
+    frames: list[int]
+
+
+class Edit:
+    """One journaled change inside the store's transaction; get one from `AlignmentsStore.edit`.
+
+    Every existing face is checked with `expect` (its revision must be the one the editor saw) before it
+    is changed or removed, and what it held is copied to the journal then, so undo can put it back."""
+
+    def __init__(self, store: AlignmentsStore, edit_id: int) -> None:
+        self._store = store
+        self.id = edit_id
+        self._seen: set[int] = set()
+
+    def expect(self, face_id: int, revision: int) -> Face:
+        """The face (with its masks) once checked to be at `revision`; RevisionConflict otherwise."""
+        current = self._store.face_revision(face_id)
+        if current != int(revision):
+            raise RevisionConflict(face_id, revision, current, self._store.path)
+        if face_id not in self._seen:
+            self._seen.add(int(face_id))
+            conn, args = self._store._conn, (self.id, int(face_id))
+            conn.execute(
+                f"INSERT INTO edit_faces (edit_id, existed, {_FACE_ALL}) SELECT ?, 1, {_FACE_ALL}"
+                " FROM faces WHERE id = ?",
+                args,
+            )
+            conn.execute(
+                f"INSERT INTO edit_masks (edit_id, {_MASK_ALL}) SELECT ?, {_MASK_ALL} FROM masks"
+                " WHERE face_id = ?",
+                args,
+            )
+        return self._store.face(face_id, load_masks=True)  # type: ignore[return-value]
+
+    def _require(self, face_id: int | None) -> int:
+        if face_id is None or int(face_id) not in self._seen:
+            raise StoreError(f"edit {self.id}: face {face_id} was changed without being checked first")
+        return int(face_id)
+
+    def replace_face(self, face: Face) -> None:
+        """Write every field of a checked face (id, frame and index kept) and its `masks` (replacing those
+        names; other stored masks stay); its revision moves on by one."""
+        face_id = self._require(face.id)
+        names = [c.strip() for c in _FACE_COLUMNS.split(",")][1:]
+        sets = ", ".join(f"{c} = ?" for c in names)
+        conn = self._store._conn
+        conn.execute(
+            f"UPDATE faces SET {sets}, revision = revision + 1 WHERE id = ?", (*_face_row(face)[1:], face_id)
+        )
+        for name, mask in face.masks.items():
+            conn.execute("DELETE FROM masks WHERE face_id = ? AND name = ?", (face_id, name))
+            conn.execute(_INSERT_MASK, (face_id, name, *encode_mask(mask)))
+
+    def set_mask(self, face_id: int, name: str, mask: np.ndarray) -> None:
+        """Store (or replace) one named mask of a checked face; its revision moves on by one."""
+        fid = self._require(face_id)
+        conn = self._store._conn
+        conn.execute("DELETE FROM masks WHERE face_id = ? AND name = ?", (fid, name))
+        conn.execute(_INSERT_MASK, (fid, name, *encode_mask(mask)))
+        conn.execute("UPDATE faces SET revision = revision + 1 WHERE id = ?", (fid,))
+
+    def remove_face(self, face_id: int) -> None:
+        """Delete a checked face and its masks."""
+        self._store._conn.execute("DELETE FROM faces WHERE id = ?", (self._require(face_id),))
+
+    def add_face(self, face: Face) -> int:
+        """Insert a new face of a stored frame at a free index, with a fresh id (set on `face`, returned)."""
+        if not self._store.has_frame(face.frame):
+            raise StoreError(f"frame {face.frame} is not in the store", str(self._store.path))
+        taken = {f.index for f in self._store.faces(face.frame)}
+        if face.index in taken:
+            raise StoreError(f"frame {face.frame} already has a face at index {face.index}")
+        (face_id,) = self._store._insert_faces([face])
+        self._seen.add(face_id)
+        self._store._conn.execute(
+            "INSERT INTO edit_faces (edit_id, id, existed) VALUES (?, ?, 0)", (self.id, face_id)
+        )
+        return face_id
+
+    def set_reviewed(self, frame: int, reviewed: bool) -> None:
+        """Mark a stored frame as accepted by a person (or not)."""
+        conn = self._store._conn
+        conn.execute(
+            "INSERT OR IGNORE INTO edit_frames (edit_id, frame, reviewed) SELECT ?, frame, reviewed"
+            " FROM frames WHERE frame = ?",
+            (self.id, int(frame)),
+        )
+        cur = conn.execute(
+            "UPDATE frames SET reviewed = ? WHERE frame = ?", (time.time() if reviewed else None, int(frame))
+        )
+        if cur.rowcount == 0:
+            raise StoreError(f"frame {frame} is not in the store", str(self._store.path))
+
+    def _finish(self) -> None:
+        self._store._conn.execute(
+            "UPDATE edit_faces SET after_revision ="
+            " (SELECT revision FROM faces WHERE faces.id = edit_faces.id) WHERE edit_id = ?",
+            (self.id,),
+        )
 
 
 class AlignmentsStore:
@@ -278,25 +420,33 @@ class AlignmentsStore:
                 int(rec.height),
             ),
         )
+        self._insert_faces(sorted(rec.faces, key=lambda f: f.index))
+        return [int(face.id) for face in rec.faces]  # type: ignore[arg-type]
+
+    def _insert_faces(self, faces: Sequence[Face]) -> list[int]:
+        """Insert faces (and their masks) in order with fresh ids from the counter; returns the ids."""
         next_id = int(self._meta("next_face_id") or 1)
         face_rows, mask_rows = [], []
-        for face in sorted(rec.faces, key=lambda f: f.index):
+        for face in faces:
             face.id = next_id
             next_id += 1
             face_rows.append(_face_row(face))
             mask_rows.extend((face.id, name, *encode_mask(m)) for name, m in face.masks.items())
-        conn.executemany(f"INSERT INTO faces ({_FACE_COLUMNS}) VALUES ({', '.join('?' * 18)})", face_rows)
-        conn.executemany(_INSERT_MASK, mask_rows)
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'next_face_id'", (str(next_id),))
-        return [int(face.id) for face in rec.faces]  # type: ignore[arg-type]
+        self._conn.executemany(
+            f"INSERT INTO faces ({_FACE_COLUMNS}) VALUES ({', '.join('?' * 18)})", face_rows
+        )
+        self._conn.executemany(_INSERT_MASK, mask_rows)
+        self._conn.execute("UPDATE meta SET value = ? WHERE key = 'next_face_id'", (str(next_id),))
+        return [int(face.id) for face in faces]  # type: ignore[arg-type]
 
     def set_mask(self, face_id: int, name: str, mask: np.ndarray) -> None:
-        """Store (or replace) one named mask of a stored face."""
+        """Store (or replace) one named mask of a stored face; the face's revision moves on by one."""
         data, codec, height, width = encode_mask(mask)
         with self.transaction() as conn:
             self._require_face(face_id)
             conn.execute("DELETE FROM masks WHERE face_id = ? AND name = ?", (int(face_id), name))
             conn.execute(_INSERT_MASK, (int(face_id), name, data, codec, height, width))
+            conn.execute("UPDATE faces SET revision = revision + 1 WHERE id = ?", (int(face_id),))
 
     def set_face_image(self, face_id: int, image: str | None) -> None:
         """Record the aligned face image file name (relative to SHOTDIR/faces/) of a stored face."""
@@ -328,6 +478,122 @@ class AlignmentsStore:
         with self.transaction() as conn:
             # rowcount counts the face rows only, not the masks removed by the cascade.
             return sum(conn.execute("DELETE FROM faces WHERE id = ?", (i,)).rowcount for i in ids)
+
+    # -- hand edits ------------------------------------------------------------------------------------
+    @contextmanager
+    def edit(self, kind: str, detail: dict | None = None) -> Iterator[Edit]:
+        """One journaled edit in one transaction: all of it is stored with its undo record, or nothing."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO edits (at, kind, detail) VALUES (?, ?, ?)",
+                (time.time(), kind, _to_json(detail or {}, "edit detail")),
+            )
+            edit = Edit(self, int(cur.lastrowid))  # type: ignore[arg-type]
+            yield edit
+            edit._finish()
+
+    def face_revision(self, face_id: int) -> int | None:
+        """The stored revision of a face, None when there is no such face."""
+        row = self._conn.execute("SELECT revision FROM faces WHERE id = ?", (int(face_id),)).fetchone()
+        return None if row is None else int(row[0])
+
+    def last_edit(self) -> EditRecord | None:
+        """The latest edit not undone, or None."""
+        row = self._conn.execute(
+            "SELECT id, at, kind, detail, undone FROM edits WHERE undone = 0 ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else EditRecord(row[0], row[1], row[2], json.loads(row[3]), bool(row[4]))
+
+    def edits(self) -> list[EditRecord]:
+        """The edit journal, oldest first (undone edits included, marked)."""
+        rows = self._conn.execute("SELECT id, at, kind, detail, undone FROM edits ORDER BY id").fetchall()
+        return [EditRecord(r[0], r[1], r[2], json.loads(r[3]), bool(r[4])) for r in rows]
+
+    def undo(self, edit_id: int | None = None) -> UndoResult:
+        """Undo the latest edit not yet undone (it must be `edit_id` when one is named), in one transaction.
+
+        EditConflict when `edit_id` is not the latest edit, or when a face the edit touched has changed since
+        (its revision is not the one the edit left): undo never overwrites a later change."""
+        with self.transaction() as conn:
+            last = self.last_edit()
+            if last is None:
+                raise EditConflict("there is no edit to undo", str(self.path))
+            if edit_id is not None and int(edit_id) != last.id:
+                raise EditConflict(
+                    f"edit {edit_id} is not the latest (edit {last.id}, {last.kind}, came after it)",
+                    str(self.path),
+                )
+            touched = conn.execute(
+                "SELECT id, existed, after_revision FROM edit_faces WHERE edit_id = ? ORDER BY id", (last.id,)
+            ).fetchall()
+            for face_id, _, after in touched:
+                now = self.face_revision(face_id)
+                if now != after:
+                    state = "was removed" if now is None else f"was changed (revision {now})"
+                    raise EditConflict(
+                        f"face {face_id} {state} after edit {last.id} ({last.kind}); it cannot be undone",
+                        str(self.path),
+                    )
+            removed = {
+                int(fid): self.face(fid, load_masks=False).image  # type: ignore[union-attr]
+                for fid, existed, after in touched
+                if not existed and after is not None
+            }
+            conn.executemany("DELETE FROM faces WHERE id = ?", [(fid,) for fid, _, _ in touched])
+            # A restored face gets a revision above any it had, so a tab holding either state must reload.
+            restored_columns = f"{_FACE_COLUMNS}, MAX(revision, COALESCE(after_revision, 0)) + 1"
+            try:
+                conn.execute(
+                    f"INSERT INTO faces ({_FACE_ALL}) SELECT {restored_columns} FROM edit_faces"
+                    " WHERE edit_id = ? AND existed = 1",
+                    (last.id,),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise EditConflict(
+                    f"edit {last.id} ({last.kind}) cannot be undone: its frame changed since ({exc})",
+                    str(self.path),
+                ) from exc
+            conn.execute(
+                f"INSERT INTO masks ({_MASK_ALL}) SELECT {_MASK_ALL} FROM edit_masks WHERE edit_id = ?",
+                (last.id,),
+            )
+            frames = [
+                int(f) for (f,) in conn.execute("SELECT frame FROM edit_frames WHERE edit_id = ?", (last.id,))
+            ]
+            conn.execute(
+                "UPDATE frames SET reviewed = (SELECT e.reviewed FROM edit_frames e"
+                " WHERE e.edit_id = ? AND e.frame = frames.frame)"
+                " WHERE frame IN (SELECT frame FROM edit_frames WHERE edit_id = ?)",
+                (last.id, last.id),
+            )
+            # The edits before this one left these faces at their snapshot revisions; that state now has a
+            # new revision, so those edits stay undoable.
+            conn.execute(
+                "UPDATE edit_faces SET after_revision ="
+                " (SELECT f.revision FROM faces f WHERE f.id = edit_faces.id)"
+                " WHERE edit_id < ? AND edit_id IN (SELECT id FROM edits WHERE undone = 0)"
+                " AND after_revision = (SELECT s.revision FROM edit_faces s"
+                " WHERE s.edit_id = ? AND s.id = edit_faces.id AND s.existed = 1)",
+                (last.id, last.id),
+            )
+            conn.execute("UPDATE edits SET undone = 1 WHERE id = ?", (last.id,))
+            last.undone = True
+        restored = [int(fid) for fid, existed, _ in touched if existed]
+        return UndoResult(last, restored, removed, frames)
+
+    def reviewed_frames(self) -> dict[int, float]:
+        """Frames a person accepted on the review page -> when (seconds since the epoch)."""
+        query = "SELECT frame, reviewed FROM frames WHERE reviewed IS NOT NULL ORDER BY frame"
+        return {int(f): float(t) for f, t in self._conn.execute(query)}
+
+    def frame_overview(self) -> list[tuple[int, int, float | None]]:
+        """(frame, faces, lowest face score or None) for every stored frame, in order: one query for a
+        timeline of thousands of frames."""
+        query = (
+            "SELECT frames.frame, COUNT(faces.id), MIN(faces.score) FROM frames"
+            " LEFT JOIN faces ON faces.frame = frames.frame GROUP BY frames.frame ORDER BY frames.frame"
+        )
+        return [(int(f), int(n), None if s is None else float(s)) for f, n, s in self._conn.execute(query)]
 
     def _require_face(self, face_id: int) -> None:
         if not self._conn.execute("SELECT 1 FROM faces WHERE id = ?", (int(face_id),)).fetchone():
@@ -394,7 +660,7 @@ class AlignmentsStore:
         return found[0] if found else None
 
     def _faces(self, where: str, args: tuple, load_masks: bool) -> list[Face]:
-        rows = self._conn.execute(f"SELECT {_FACE_COLUMNS} FROM faces {where}", args).fetchall()
+        rows = self._conn.execute(f"SELECT {_FACE_ALL} FROM faces {where}", args).fetchall()
         faces = [_face_from_row(row) for row in rows]
         if load_masks and faces:
             by_id = {face.id: face for face in faces}
@@ -488,7 +754,27 @@ def _face_row(face: Face) -> tuple:
 
 
 def _face_from_row(row: tuple) -> Face:
-    fid, frame, idx, x0, y0, x1, y1, score, lms, yaw, pitch, roll, emb, track, matrix, kind, size, image = row
+    (
+        fid,
+        frame,
+        idx,
+        x0,
+        y0,
+        x1,
+        y1,
+        score,
+        lms,
+        yaw,
+        pitch,
+        roll,
+        emb,
+        track,
+        matrix,
+        kind,
+        size,
+        image,
+        rev,
+    ) = row
     return Face(
         frame=frame,
         index=idx,
@@ -503,4 +789,5 @@ def _face_from_row(row: tuple) -> Face:
         size=size,
         image=image,
         id=fid,
+        revision=rev,
     )

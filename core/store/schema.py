@@ -12,6 +12,12 @@ History of the format:
   (``"zlib"`` raw deflate or ``"png"`` lossless PNG), ``height`` and ``width``, so a mask no longer has
   to be the face size and new masks are PNG-compressed; ``meta.next_face_id`` hands out face ids that are
   never reused, so a face image tagged with a deleted face's id can never match a new face.
+- **3** (facegraft 0.2): ``faces.revision`` (1 when written, +1 on every later change of the face) so an
+  editor can refuse an edit made against a state that has moved on; ``frames.reviewed`` (when a person
+  accepted the frame on the review page, NULL otherwise); and the edit journal for undo: ``edits`` (one
+  row per edit) with ``edit_faces``, ``edit_masks`` and ``edit_frames`` holding what each edit replaced.
+  ``edit_faces`` repeats the ``faces`` columns (all nullable): a later upgrade that adds a face column
+  adds it there too.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import sqlite3
 from collections.abc import Callable
 
 FORMAT = "facegraft.alignments"
-CURRENT_VERSION = 2
+CURRENT_VERSION = 3
 
 _V1: tuple[str, ...] = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)",
@@ -66,6 +72,50 @@ _V2: tuple[str, ...] = (
 )
 
 
+# Version 3 appends faces.revision and frames.reviewed (as the upgrade's ALTER TABLE does) and adds the
+# edit journal.
+_JOURNAL: tuple[str, ...] = (
+    """CREATE TABLE edits (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}',
+        undone INTEGER NOT NULL DEFAULT 0)""",
+    """CREATE TABLE edit_faces (
+        edit_id INTEGER NOT NULL REFERENCES edits(id) ON DELETE CASCADE,
+        id INTEGER NOT NULL,
+        existed INTEGER NOT NULL,
+        after_revision INTEGER,
+        frame INTEGER, idx INTEGER, x0 REAL, y0 REAL, x1 REAL, y1 REAL, score REAL, landmarks BLOB,
+        yaw REAL, pitch REAL, roll REAL, embedding BLOB, matrix BLOB, face_type TEXT, size INTEGER,
+        image TEXT, track_id INTEGER, revision INTEGER,
+        PRIMARY KEY (edit_id, id))""",
+    """CREATE TABLE edit_masks (
+        edit_id INTEGER NOT NULL REFERENCES edits(id) ON DELETE CASCADE,
+        face_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        data BLOB NOT NULL,
+        codec TEXT NOT NULL,
+        height INTEGER,
+        width INTEGER,
+        PRIMARY KEY (edit_id, face_id, name))""",
+    """CREATE TABLE edit_frames (
+        edit_id INTEGER NOT NULL REFERENCES edits(id) ON DELETE CASCADE,
+        frame INTEGER NOT NULL,
+        reviewed REAL,
+        PRIMARY KEY (edit_id, frame))""",
+)
+_V3: tuple[str, ...] = (
+    _V2[0],
+    _V2[1].replace(
+        "height INTEGER NOT NULL DEFAULT 0)", "height INTEGER NOT NULL DEFAULT 0,\n        reviewed REAL)"
+    ),
+    _V2[2].replace("track_id INTEGER,", "track_id INTEGER,\n        revision INTEGER NOT NULL DEFAULT 1,"),
+    *_V2[3:],
+    *_JOURNAL,
+)
+
+
 def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
@@ -80,7 +130,7 @@ def create_v1(conn: sqlite3.Connection) -> None:
 
 def initialise(conn: sqlite3.Connection) -> None:
     """Create an empty database at the current version."""
-    for statement in _V2:
+    for statement in _V3:
         conn.execute(statement)
     _set_meta(conn, "format", FORMAT)
     _set_meta(conn, "schema_version", str(CURRENT_VERSION))
@@ -113,7 +163,15 @@ def _upgrade_1_to_2(conn: sqlite3.Connection) -> None:
     _set_meta(conn, "next_face_id", str(top + 1))
 
 
-UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {1: _upgrade_1_to_2}
+def _upgrade_2_to_3(conn: sqlite3.Connection) -> None:
+    """Add faces.revision (every face starts at 1), frames.reviewed and the empty edit journal."""
+    conn.execute("ALTER TABLE faces ADD COLUMN revision INTEGER NOT NULL DEFAULT 1")
+    conn.execute("ALTER TABLE frames ADD COLUMN reviewed REAL")
+    for statement in _JOURNAL:
+        conn.execute(statement)
+
+
+UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3}
 
 
 def upgrade(conn: sqlite3.Connection, from_version: int) -> int:

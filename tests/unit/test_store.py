@@ -16,7 +16,7 @@ import pytest
 
 from facegraft.errors import StoreError
 from facegraft.store import schema
-from facegraft.store.alignments import AlignmentsStore, Face, FrameRecord
+from facegraft.store.alignments import AlignmentsStore, EditConflict, Face, FrameRecord, RevisionConflict
 
 
 def make_face(rng: np.random.Generator, frame: int, index: int, full: bool = True) -> Face:
@@ -241,8 +241,12 @@ def test_missing_corrupt_foreign_and_newer(tmp_path: Path) -> None:
             "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(schema.CURRENT_VERSION + 1),)
         )
     conn.close()
-    with pytest.raises(StoreError, match=r"newer facegraft \(schema 3 > 2\)"):
+    newest = schema.CURRENT_VERSION
+    with pytest.raises(StoreError, match=rf"newer facegraft \(schema {newest + 1} > {newest}\)"):
         AlignmentsStore.open(newer)
+
+
+JOURNAL_TABLES = ("edits", "edit_faces", "edit_masks", "edit_frames")
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
@@ -270,7 +274,7 @@ def test_upgrade_v1_database(tmp_path: Path, rng: np.random.Generator) -> None:
     conn.close()
 
     with AlignmentsStore.open(tmp_path) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == schema.CURRENT_VERSION
         faces = store.faces()
         assert [(f.frame, f.index, f.id) for f in faces] == [(1, 0, 1), (1, 1, 2), (2, 0, 3)]
         for face, want in zip(faces, lms, strict=True):
@@ -286,10 +290,124 @@ def test_upgrade_v1_database(tmp_path: Path, rng: np.random.Generator) -> None:
     fresh = tmp_path / "fresh"
     AlignmentsStore.open(fresh, create=True).close()
     a, b = sqlite3.connect(db), sqlite3.connect(fresh / "alignments.db")
-    for table in ("meta", "frames", "faces", "masks"):
+    for table in ("meta", "frames", "faces", "masks", *JOURNAL_TABLES):
         assert _columns(a, table) == _columns(b, table)
     a.close()
     b.close()
+
+
+def test_upgrade_v2_database_gets_revisions_and_an_empty_journal(tmp_path: Path, rng: np.random.Generator):
+    db = tmp_path / "alignments.db"
+    conn = sqlite3.connect(db)
+    schema.create_v1(conn)
+    schema.UPGRADES[1](conn)  # a real v2 store: v1 plus the 1 -> 2 step, as facegraft 0.1 left it
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    conn.execute("INSERT INTO frames (frame, width, height) VALUES (7, 640, 480), (8, 640, 480)")
+    lms = (rng.random((68, 2)) * 400).astype("<f4")
+    for fid, frame in ((1, 7), (2, 7), (3, 8)):
+        conn.execute(
+            "INSERT INTO faces (id, frame, idx, x0, y0, x1, y1, score, landmarks, track_id)"
+            " VALUES (?, ?, ?, 1, 2, 3, 4, 0.8, ?, 5)",
+            (fid, frame, fid - 1 if frame == 7 else 0, lms.tobytes()),
+        )
+    conn.execute("INSERT OR REPLACE INTO meta VALUES ('next_face_id', '4')")
+    conn.commit()
+    conn.close()
+    with AlignmentsStore.open(tmp_path) as store:
+        assert store.schema_version == 3
+        assert [(f.id, f.revision, f.track_id) for f in store.faces()] == [(1, 1, 5), (2, 1, 5), (3, 1, 5)]
+        assert store.reviewed_frames() == {} and store.last_edit() is None
+        np.testing.assert_array_equal(store.face(2).landmarks, lms)
+        with store.edit("delete") as edit:
+            edit.expect(2, 1)
+            edit.remove_face(2)
+        assert store.undo().restored == [2] and store.face(2).revision == 2
+    fresh = tmp_path / "fresh"
+    AlignmentsStore.open(fresh, create=True).close()
+    a, b = sqlite3.connect(db), sqlite3.connect(fresh / "alignments.db")
+    for table in ("meta", "frames", "faces", "masks", *JOURNAL_TABLES):
+        assert _columns(a, table) == _columns(b, table), table
+    a.close()
+    b.close()
+
+
+def test_edits_check_revisions_and_undo_puts_back_exactly(tmp_path: Path, rng: np.random.Generator) -> None:
+    with AlignmentsStore.open(tmp_path, create=True) as store:
+        store.write_frames([make_frame(rng, 1, 2), make_frame(rng, 2, 1)])
+        a, b = store.faces(1)
+        (c,) = store.faces(2)
+        before = {f.id: store.face(f.id) for f in (a, b, c)}
+        assert {f.revision for f in before.values()} == {1}
+        assert store.frame_overview() == [(1, 2, min(a.score, b.score)), (2, 1, c.score)]
+        # A changed face: every field written, its masks replaced by name, its revision moved on.
+        with store.edit("landmark", {"point": 30}) as edit:
+            moved = edit.expect(a.id, 1)
+            moved.landmarks = moved.landmarks + 5
+            moved.masks = {"label": np.full((256, 256), 255, np.uint8)}
+            edit.replace_face(moved)
+        got = store.face(a.id)
+        assert got.revision == 2 and sorted(got.masks) == ["label", "seg"]
+        np.testing.assert_array_equal(got.landmarks, before[a.id].landmarks + 5)
+        # An edit against the old revision is refused whole: nothing of it is written.
+        with pytest.raises(RevisionConflict) as err:
+            with store.edit("delete") as edit:
+                edit.expect(b.id, 1)
+                edit.remove_face(b.id)
+                edit.expect(a.id, 1)
+        assert (err.value.face_id, err.value.expected, err.value.current) == (a.id, 1, 2)
+        assert store.face(b.id) is not None and store.last_edit().kind == "landmark"
+        # Delete one face, add another, accept a frame, paint a mask: one edit each.
+        with store.edit("delete") as edit:
+            edit.expect(b.id, 1)
+            edit.remove_face(b.id)
+        new = make_face(rng, 2, 1)
+        with store.edit("add") as edit:
+            new_id = edit.add_face(new)
+        assert new_id > c.id and store.face(new_id).revision == 1
+        with store.edit("accept") as edit:
+            edit.set_reviewed(2, True)
+        assert list(store.reviewed_frames()) == [2]
+        with store.edit("mask") as edit:
+            edit.expect(c.id, 1)
+            edit.set_mask(c.id, "label", np.zeros((256, 256), np.uint8))
+        assert store.face(c.id).revision == 2
+        # Undo takes the latest edit only, and names the one it expects.
+        with pytest.raises(EditConflict, match="not the latest"):
+            store.undo(1)
+        assert store.undo().edit.kind == "mask"
+        assert_same_face(store.face(c.id), before[c.id]) and store.face(c.id).revision == 3
+        assert store.undo().frames == [2] and store.reviewed_frames() == {}
+        undone = store.undo()
+        assert undone.removed == {new_id: new.image} and store.face(new_id) is None
+        assert store.undo().restored == [b.id]
+        assert_same_face(store.face(b.id), before[b.id])
+        # A face changed after an edit blocks that edit's undo; the store is left as it was.
+        store.set_mask(a.id, "seg", np.zeros((256, 256), np.uint8))
+        with pytest.raises(EditConflict, match=f"face {a.id} was changed"):
+            store.undo()
+        assert store.face(a.id).revision == 3 and store.last_edit().kind == "landmark"
+        with pytest.raises(EditConflict, match="no edit"):
+            AlignmentsStore.open(tmp_path / "empty", create=True).undo()
+
+
+def test_two_editors_of_one_face_one_wins(tmp_path: Path, rng: np.random.Generator) -> None:
+    with AlignmentsStore.open(tmp_path, create=True) as store:
+        (fid,) = store.write_frame(make_frame(rng, 1, 1))
+    first, second = AlignmentsStore.open(tmp_path), AlignmentsStore.open(tmp_path)
+    try:
+        seen = first.face(fid).revision
+        assert second.face(fid).revision == seen
+        with first.edit("box") as edit:
+            face = edit.expect(fid, seen)
+            face.score = 0.25
+            edit.replace_face(face)
+        with pytest.raises(RevisionConflict):
+            with second.edit("box") as edit:
+                edit.expect(fid, seen)
+        assert second.face(fid).score == 0.25 and second.face(fid).revision == seen + 1
+    finally:
+        first.close()
+        second.close()
 
 
 def test_failed_upgrade_leaves_v1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -315,7 +433,7 @@ _WRITER = textwrap.dedent(
     """
     import os, sys
     import numpy as np
-    from facegraft.store.alignments import AlignmentsStore, Face, FrameRecord
+    from facegraft.store.alignments import AlignmentsStore, EditConflict, Face, FrameRecord, RevisionConflict
     store = AlignmentsStore.open(sys.argv[1], create=True)
     rng = np.random.default_rng(0)
     crash_at = int(sys.argv[2])
