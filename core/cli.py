@@ -144,21 +144,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(oj)
 
-    rl = sub.add_parser("release", help="record or show a shot's likeness release (copied into every output)")
+    rl = sub.add_parser(
+        "release",
+        help="record or show the likeness release of a shot or project (copied into every output)",
+        description="A release is recorded on a shot, or on a project folder for every shot inside it; "
+        "a shot's own release wins over the nearest enclosing project's.",
+    )
     rsub = rl.add_subparsers(dest="job", required=True, metavar="JOB", parser_class=_Parser)
-    rs = rsub.add_parser("set", help="record the source identity and its release reference on a shot")
-    rs.add_argument("shot", metavar="SHOTDIR")
+    rs = rsub.add_parser(
+        "set", help="record the source identity and its release reference on a shot or project"
+    )
     rs.add_argument("--identity", required=True, help="who the source face is")
     rs.add_argument("--reference", required=True, help="the signed likeness release's id")
-    rsub.add_parser("show", help="print the shot's recorded release").add_argument("shot", metavar="SHOTDIR")
-    for q in rsub.choices.values():
+    rw = rsub.add_parser("show", help="print the release that applies to a shot (and where it is recorded)")
+    for q in (rs, rw):
+        q.add_argument("shot", metavar="SHOTDIR", nargs="?", help="the shot folder")
+        q.add_argument("--project", metavar="DIR", help="a project folder instead (facegraft-project.json)")
         _add_common(q)
     vf = sub.add_parser(
         "verify",
-        help="say what files report about themselves: synthetic, engine, model, identity, release",
-        description="Exit 0 when every file is marked synthetic, 1 when one is not, 2 when one is unreadable",
+        help="say whether files are synthetic: metadata, C2PA manifest, invisible watermark",
+        description="Reports the metadata, C2PA manifest and watermark of each file or image sequence "
+        "(name it with a frame token: comp.####.exr). Exit 0 whatever the verdict, 2 for unreadable input.",
     )
-    vf.add_argument("files", nargs="+", metavar="FILE")
+    vf.add_argument("files", nargs="+", metavar="FILE_OR_SEQUENCE")
+    vf.add_argument("--json", action="store_true", help="one JSON object per file")
     _add_common(vf)
 
     nk = sub.add_parser(
@@ -398,35 +408,57 @@ def cmd_farm(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from facegraft.provenance.release import get_release, set_release
+    from facegraft.errors import InputError
+    from facegraft.provenance import release
     from facegraft.store.alignments import AlignmentsStore
 
-    if args.job == "set":
-        record = set_release(args.shot, args.identity, args.reference)
+    if (args.shot is None) == (args.project is None):
+        raise InputError("name either a shot folder (SHOTDIR) or --project DIR")
+    where = args.shot or args.project
+    if args.job == "set" and args.project:
+        record = release.set_project_release(args.project, args.identity, args.reference)
+    elif args.job == "set":
+        record = release.set_release(args.shot, args.identity, args.reference)
+    elif args.project:
+        found = release.project_release(args.project)
+        file = str(Path(args.project) / release.PROJECT_FILE)
+        record = {**found, "source": "project", "file": file} if found else {}
     else:
         with AlignmentsStore.open(args.shot) as store:
-            record = get_release(store) or {}
-    print(json.dumps(record) if args.progress == "json" or args.job == "show" else f"recorded {record}")
+            record = release.get_release(store) or {}
+    if args.progress == "json" or args.job == "show":
+        print(json.dumps(record))
+    else:
+        _say(args, f"recorded on {where}: {record['identity']}, release {record['reference']}")
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from facegraft.provenance.verify import verify
 
-    code = 0
     for f in args.files:
         report = verify(f)
-        if not report["synthetic"]:
-            code = 1
-        if args.progress == "json":
+        if args.json or args.progress == "json":
             print(json.dumps(report))
+            continue
+        state = "synthetic (facegraft)" if report["synthetic"] else "NOT marked as synthetic"
+        print(f"{f}: {state}")
+        meta = report["metadata"]
+        print("  metadata: " + (", ".join(f"{k}={v}" for k, v in meta.items()) if meta else "none"))
+        c2pa = report["c2pa"]
+        if c2pa is None:
+            print("  c2pa: none")
         else:
-            state = "synthetic (facegraft)" if report["synthetic"] else "NOT marked as synthetic"
-            details = ", ".join(
-                f"{k}={v}" for k, v in report.items() if k not in ("file", "marked", "synthetic")
-            )
-            print(f"{f}: {state}" + (f"; {details}" if details else ""))
-    return code
+            kind = (c2pa.get("digital_source_type") or "unknown source type").rsplit("/", 1)[-1]
+            print(f"  c2pa: {c2pa['validation']}, {kind}")
+            for error in c2pa.get("errors", []):
+                print(f"    {error}")
+        mark = report["watermark"]
+        found = "found" if mark["detected"] else "not found"
+        where = f" in {mark['frames_marked']} of {mark['frames_with_faces']} frames with a face"
+        payload = f", {mark['payload']}" if mark["payload"] else ""
+        print(f"  watermark: {found} (confidence {mark['confidence']:.2f}{where}{payload})")
+    return 0
 
 
 def cmd_nuke_script(args: argparse.Namespace) -> int:

@@ -198,7 +198,8 @@ def convert_target(out: Path, plate: str) -> dict:
     from facegraft.provenance.verify import verify
 
     first = sorted((out / "passes").glob("*.exr"))[0]
-    result["provenance"] = {"exr": verify(first), "mp4": verify(result["preview"]["file"])}
+    sequence = first.parent / (first.name.split(".")[0] + ".####.exr")
+    result["provenance"] = {"exr": verify(sequence), "mp4": verify(result["preview"]["file"])}
     return result
 
 
@@ -342,6 +343,11 @@ def run(out: Path, frames: int = 48, minutes: float = 10.0) -> dict:
     measured = measure_swaps(out, plate)
     report["swap"] = measured["summary"]
     report["swap_frames"] = measured["frames"]
+    for kind, v in report["convert"]["provenance"].items():
+        w = v["watermark"]
+        report["swap"]["checks"][f"watermark read back from the {kind} on >= 99% of frames"] = w[
+            "detected"
+        ] and (w["frames_marked"] >= 0.99 * w["frames_with_faces"])
     picks = [FIRST + i for i in np.linspace(0, frames - 1, 4).round().astype(int)]
     swap_sheet(out, plate, picks, out / "contact_swap.png")
     (out / "report.json").write_text(json.dumps(report, indent=2))
@@ -405,6 +411,11 @@ def print_report(r: dict, out: Path) -> None:
         print(
             f"  provenance ({kind}): synthetic={v['synthetic']}, identity={v.get('identity')!r}, "
             f"release={v.get('release')!r}, model {v.get('model')} (facegraft verify)"
+        )
+        w = v["watermark"]
+        print(
+            f"    watermark: {'found' if w['detected'] else 'NOT found'} in {w['frames_marked']} of "
+            f"{w['frames_with_faces']} frames with a face, payload {w['payload']}"
         )
     print(
         f"  contact sheets: {out / 'contact_swap.png'} (plate | swap | matte | comp), "

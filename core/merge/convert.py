@@ -35,6 +35,8 @@ from facegraft.merge.smoothing import smooth_track, velocity
 from facegraft.merge.swap_model import SwapModel, load_swap_model
 from facegraft.progress import Progress
 from facegraft.provenance.c2pa_manifest import load_signing_key, sign_file
+from facegraft.provenance.c2pa_sidecar import write_sidecar
+from facegraft.provenance.marking import describe, job_payload, mark_comp
 from facegraft.provenance.release import get_release
 from facegraft.provenance.release import metadata as provenance_metadata
 from facegraft.store.alignments import AlignmentsStore, Face
@@ -162,6 +164,7 @@ def convert(
     opts = opts or MergeOptions()
     output = output or OutputOptions()
     opts.validate()
+    signing = _signing(output)  # refuse a bad key or format before any work
     t0 = time.monotonic()
     shot_dir, out_dir = Path(shot_dir), Path(out_dir)
     if not (shot_dir / AlignmentsStore.DEFAULT_NAME).is_file():
@@ -195,27 +198,28 @@ def convert(
         if release is None:
             print(
                 f"facegraft: warning: {shot_dir}: no likeness release recorded for the source identity "
-                "(facegraft release set SHOTDIR --identity NAME --reference ID); outputs say 'none recorded'",
+                "(facegraft release set SHOTDIR|--project DIR --identity NAME --reference ID); "
+                "outputs say 'none recorded'",
                 file=sys.stderr,
             )
         job = _Job(plate, shot, model, converter, opts, output, out_dir, colourspace)
         job.provenance = provenance_metadata(release)
-        job.signing = _signing(output)
+        job.signing = signing
         summary = job.run(requested, progress_mode)
     summary.seconds = time.monotonic() - t0
     return summary
 
 
 def _signing(output: OutputOptions):
-    """The C2PA signing key when --sign-key/--sign-cert are given (deliverable formats only)."""
+    """The C2PA signing key when --sign-key/--sign-cert are given (not for TIFF sequences)."""
     if not (output.sign_key or output.sign_cert):
         return None
     if not (output.sign_key and output.sign_cert):
         raise InputError("C2PA signing needs both --sign-key and --sign-cert")
-    if output.format not in ("png", "mp4", "mov"):
+    if output.format not in ("png", "mp4", "mov", "exr"):
         raise InputError(
-            f"C2PA manifests are embedded in png, mp4 and mov deliverables, not {output.format} "
-            "(sidecar manifests for EXR sequences are not written yet)"
+            "C2PA manifests are embedded in png, mp4 and mov deliverables and written beside exr sequences "
+            f"(a .c2pa sidecar), not in {output.format} files"
         )
     return load_signing_key(output.sign_key, output.sign_cert)
 
@@ -237,6 +241,7 @@ class _Job:
         self.plate, self.shot, self.model, self.converter = plate, shot, model, converter
         self.opts, self.output, self.out_dir = opts, output, out_dir
         self.config = config_hash(model, opts, output, colourspace)
+        self.colourspace = colourspace
         self.stem = output.name or _plate_stem(plate.path)
         interop = _interop_id(colourspace)
         self.fps = output.fps or plate.fps or 24.0
@@ -245,6 +250,8 @@ class _Job:
         self.summary = ConvertSummary(out_dir, model_hash=model.hash, config_hash=self.config)
         self.provenance: dict[str, str] = {}
         self.signing = None  # a SigningKey when C2PA manifests are asked for
+        # The mark's job id is the same for every frame range a farm splits this conversion into.
+        self.payload = job_payload(f"{Path(plate.path).name}:{self.config}")
 
     def _attributes(self, frame: int, inputs: str) -> dict[str, str]:
         return {
@@ -255,6 +262,8 @@ class _Job:
             "input": inputs,
             "source_frame": str(frame),
             "plate": Path(self.plate.path).name,
+            "colourspace": self.colourspace,
+            "watermark": f"comp: {describe(self.payload)}; swap, matte, facemask unmarked for grading",
         }
 
     def run(self, requested: list[int], progress_mode: str) -> ConvertSummary:
@@ -271,6 +280,7 @@ class _Job:
         )
         s.frames_skipped = len(requested) - len(todo)
         if not todo:
+            self._sign_sequence()  # a rerun with signing still leaves a sidecar covering the frames
             return s
         window = self.opts.colour_window
         pools = (
@@ -315,16 +325,24 @@ class _Job:
                         pairs.append((p, recolour(p, self.opts.colour, pool_faces)))
                     rng = np.random.default_rng([self.opts.seed, frame])
                     layers = composite(native, self.converter, pairs, self.opts, rng)
+                    marked = mark_comp(
+                        layers.comp,
+                        self.converter.to_working_float(layers.comp),
+                        layers.matte,
+                        self.payload,
+                        self.converter.from_working_float,
+                        [p.task.landmarks for p in prepared],
+                    )
                     merged = MergedFrame(
                         frame,
-                        layers.comp,
+                        marked.comp,
                         layers.swap,
                         layers.matte,
                         layers.facemask,
                         attributes=self._attributes(frame, inputs[frame]),
                     )
                     if self.output.format in ("png", "mov", "mp4"):
-                        merged.comp_display = np.clip(self.converter.to_working_float(layers.comp), 0.0, 1.0)
+                        merged.comp_display = marked.display
                     if self.output.patch:
                         patches[str(frame)] = self._write_patches(
                             frame, pairs, layers.faces, max_faces, merged
@@ -355,6 +373,7 @@ class _Job:
                         written, self.signing, facts, self.plate.path if self.plate.kind == "video" else None
                     )
                 s.files.append(str(written))
+            self._sign_sequence()
             if self.output.patch:
                 self._write_matrices(patches)
         except BaseException:
@@ -372,10 +391,17 @@ class _Job:
         progress.close()
         return s
 
+    def _sign_sequence(self) -> None:
+        """EXR: (re)write the signed sidecar manifest covering every frame of the sequence in the folder."""
+        if self.signing is None or self.output.format != "exr":
+            return
+        facts = {k: v for k, v in self._attributes(0, "").items() if k not in ("input", "source_frame")}
+        write_sidecar(self.writer.patterns(), self.stem, self.signing, facts)
+
     def _write(self, merged: MergedFrame) -> None:
         try:
             paths = self.writer.write(merged)
-            if self.signing is not None:  # png deliverables: each frame file carries its manifest
+            if self.signing is not None and self.output.format == "png":  # each frame carries its manifest
                 facts = {k: v for k, v in merged.attributes.items() if k != "input"}
                 for path in paths:
                     sign_file(path, self.signing, facts, self.plate.frame_path(merged.frame))

@@ -97,5 +97,7 @@ class OutputOptions:
     name: str = opt("", "file name stem of the outputs (default: the plate's)")
     fps: float = opt(0.0, "frame rate for headers and videos (default: the plate's, else 24)")
     colourspace: str = opt("", "the plate's colour space (default: scene-linear for EXR, sRGB otherwise)")
-    sign_key: str = opt("", "PEM private key: embed a signed C2PA manifest in png/mp4/mov deliverables")
+    sign_key: str = opt(
+        "", "PEM private key: sign a C2PA manifest (embedded in png/mp4/mov, a .c2pa sidecar for exr)"
+    )
     sign_cert: str = opt("", "PEM certificate chain (signer first) for --sign-key")

@@ -20,6 +20,7 @@ import OpenImageIO as oiio
 from facegraft.errors import InputError
 
 SYNTHETIC_KEY = "facegraft/synthetic"
+WATERMARK_KEY = "facegraft/watermark"
 CONFIG_KEY = "facegraft/config"
 INPUT_KEY = "facegraft/input"
 PASS_CHANNELS = {
@@ -219,7 +220,12 @@ class PassWriter:
             parts = []
             for name, pixels in layers.items():
                 spec = _spec(
-                    w, h, PASS_CHANNELS[name], self.pixel_type, attrs + [("name", None, name)], "zip"
+                    w,
+                    h,
+                    PASS_CHANNELS[name],
+                    self.pixel_type,
+                    _for_pass(attrs, name) + [("name", None, name)],
+                    "zip",
                 )
                 parts.append((spec, pixels.astype(dtype)))
             write_parts(paths[0], parts)
@@ -231,10 +237,16 @@ class PassWriter:
                 "facemask": ("A",),
             }
             for path, (name, pixels) in zip(paths, layers.items()):
-                write_parts(
-                    path, [(_spec(w, h, plain[name], self.pixel_type, attrs, "zip"), pixels.astype(dtype))]
-                )
+                spec = _spec(w, h, plain[name], self.pixel_type, _for_pass(attrs, name), "zip")
+                write_parts(path, [(spec, pixels.astype(dtype))])
         return paths
+
+
+def _for_pass(attrs: list, name: str) -> list:
+    """A pass's own header: only the comp carries the watermark; the others say they were left unmarked."""
+    if name == "rgba":
+        return attrs
+    return [(k, t, "none: left unmarked for grading" if k == WATERMARK_KEY else v) for k, t, v in attrs]
 
 
 def write_patch(

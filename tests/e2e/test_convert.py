@@ -340,6 +340,23 @@ def test_layouts_formats_and_patches(job, tmp_path):
     corners = np.array(entry["corners"])
     assert corners.shape == (4, 2) and np.all(corners > -200) and np.all(corners < 700)
 
+    # Every file written says it is synthetic; only the comp carries the watermark, the other passes say so.
+    written = sorted(
+        p for folder in (multi, files, png, tif, patch / "patch") for p in folder.glob("*.[etp]*")
+    )
+    written = [p for p in written if p.suffix in (".exr", ".png", ".tif")]
+    run = facegraft("verify", "--json", *written)
+    assert run.returncode == 0, run.stderr
+    reports = [json.loads(line) for line in run.stdout.splitlines()]
+    assert len(reports) == len(written) >= 12 and all(r["synthetic"] for r in reports), reports
+    inp = oiio.ImageInput.open(str(multi / f"plate.{FIRST}.exr"))
+    marks = {}
+    while inp.seek_subimage(len(marks), 0):
+        marks[inp.spec().getattribute("name")] = inp.spec().getattribute("facegraft/watermark")
+    inp.close()
+    assert marks["rgba"].startswith("comp: engine fa job ")
+    assert {marks[k] for k in ("swap", "matte", "facemask")} == {"none: left unmarked for grading"}
+
 
 def test_mp4_carries_the_comp_the_marking_and_every_frame(job, tmp_path):
     import av
@@ -352,6 +369,9 @@ def test_mp4_carries_the_comp_the_marking_and_every_frame(job, tmp_path):
         assert len(c.metadata.get("facegraft/model", "")) == 64
         assert sum(1 for _ in c.decode(video=0)) == N
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    run = facegraft("verify", "--json", out / "plate.mp4")
+    report = json.loads(run.stdout)
+    assert run.returncode == 0 and report["synthetic"] and report["watermark"]["frames"] == N, report
 
 
 def test_a_video_plate_converts_to_mov_with_its_audio(photos, tmp_path):
