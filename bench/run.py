@@ -11,15 +11,16 @@ from pathlib import Path
 from types import ModuleType
 
 RESULTS = Path(__file__).parent / "results"
-BENCHES = ("extract", "train", "convert", "faceset")
+BENCHES = ("extract", "train", "convert", "faceset", "watermark", "mask")
 
 
 def _module(name: str) -> ModuleType:
     """The benchmark module for `name` (imported late: each pulls in torch and the engine)."""
-    from bench import bench_convert, bench_extract, bench_faceset, bench_train
+    from bench import bench_convert, bench_extract, bench_faceset, bench_mask, bench_train, bench_watermark
 
     modules = {"extract": bench_extract, "train": bench_train, "convert": bench_convert}
-    return {**modules, "faceset": bench_faceset}[name]
+    modules["mask"] = bench_mask
+    return {**modules, "faceset": bench_faceset, "watermark": bench_watermark}[name]
 
 
 def _write(name: str, result: dict, markdown: str) -> Path:

@@ -232,3 +232,111 @@ def _warp_triangle(src_img: np.ndarray, dst_img: np.ndarray, src: np.ndarray, ds
     cv2.fillConvexPoly(mask, np.round((dst - [x0, y0]) * 16).astype(np.int32), 255, cv2.LINE_8, 4)
     region = dst_img[y0:y1, x0:x1]
     region[mask > 0] = patch[mask > 0]
+
+
+OCCLUDER_SHAPES = ("hand", "bar")
+
+
+@dataclass
+class OccludedFrame:
+    """A plate frame with its truth: `image` (H, W, 3) uint8 sRGB, `matrix` (2, 3) photo -> plate pixels,
+    `matte` (H, W) float32 0..1 of the occluder in front of the face (all 0 where there is none)."""
+
+    image: np.ndarray
+    matrix: np.ndarray
+    matte: np.ndarray
+
+
+def _capsule(canvas: np.ndarray, a: np.ndarray, b: np.ndarray, width: float) -> None:
+    """Draw an anti-aliased capsule (a thick round-ended line) from a to b into a uint8 canvas, in place."""
+    p, q = (tuple(int(round(v * 16)) for v in pt) for pt in (a, b))
+    cv2.line(canvas, p, q, 255, max(1, int(round(width))), cv2.LINE_AA, 4)
+
+
+def occluder_matte(
+    shape: str, centre: tuple[float, float], size: float, angle: float, canvas: tuple[int, int]
+):
+    """(H, W) float32 0..1 anti-aliased matte of a `hand` (palm, four fingers and a thumb, fingers up) or a
+    `bar` (a microphone boom, 3 x `size` long), `size` plate pixels across, turned `angle` degrees
+    (counter-clockwise on screen) about `centre`, on a canvas (W, H)."""
+    if shape not in OCCLUDER_SHAPES:
+        raise ValueError(f"unknown occluder shape '{shape}' (choose from: {', '.join(OCCLUDER_SHAPES)})")
+    w, h = canvas
+    a = np.radians(angle)
+    rot = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])  # y points down on screen
+    at = lambda x, y: np.asarray(centre) + rot @ (np.array([x, y]) * size)  # noqa: E731
+    img = np.zeros((h, w), np.uint8)
+    if shape == "bar":
+        _capsule(img, at(-1.5, 0), at(1.5, 0), 0.28 * size)
+        return img.astype(np.float32) / 255.0
+    palm = np.array([at(x, y) for x, y in ((-0.3, -0.2), (0.3, -0.2), (0.28, 0.35), (-0.26, 0.38))])
+    cv2.fillConvexPoly(img, np.round(palm * 16).astype(np.int32), 255, cv2.LINE_AA, 4)
+    for x, length in ((-0.22, 0.55), (-0.07, 0.66), (0.08, 0.62), (0.22, 0.48)):
+        _capsule(img, at(x, -0.15), at(1.15 * x, -0.15 - length), 0.13 * size)
+    _capsule(img, at(-0.25, 0.25), at(-0.62, -0.05), 0.15 * size)
+    return img.astype(np.float32) / 255.0
+
+
+def _occluder_colours(
+    shape: str, canvas: tuple[int, int], gain: float, rng: np.random.Generator
+) -> np.ndarray:
+    """(H, W, 3) float32 0..1 sRGB colour of the occluder: skin or dark metal, shaded by soft noise and
+    lit by the frame's `gain`."""
+    w, h = canvas
+    base = np.array([0.80, 0.58, 0.47] if shape == "hand" else [0.20, 0.21, 0.24], np.float32)
+    noise = cv2.resize(rng.normal(0.0, 1.0, (h // 16 + 2, w // 16 + 2)).astype(np.float32), (w, h))
+    shade = 1.0 + 0.12 * noise[..., None]
+    lin = srgb_to_linear(np.clip(base * shade, 0.0, 1.0)) * gain
+    return np.clip(linear_to_srgb(lin), 0.0, 1.0)
+
+
+def occluded_plate(
+    photo: np.ndarray,
+    landmarks: np.ndarray,
+    moves: Sequence[Move],
+    canvas: tuple[int, int],
+    shape: str = "hand",
+    every: int = 2,
+    seed: int = 0,
+) -> list[OccludedFrame]:
+    """Frames of `photo` moved by `moves` with an occluder over part of the face on every `every`-th
+    frame (from the second): a hand held over the lower face, or a bar (a microphone) across it below the
+    eyes, at a new place and angle each time. `landmarks` (68, 2) are the photo's, in photo pixels; they
+    place the occluder."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, move in enumerate(moves):
+        image, m = render(photo, move, canvas)
+        matte = np.zeros(image.shape[:2], np.float32)
+        if every > 0 and i % every == every - 1:
+            lm = np.asarray(landmarks, np.float64) @ m[:, :2].T + m[:, 2]
+            width = float(np.linalg.norm(lm[16] - lm[0]))
+            centre = lm[27:68].mean(0)
+            if shape == "hand":
+                offset = np.array([rng.uniform(-0.45, 0.45), rng.uniform(0.25, 0.5)]) * width
+                size, angle = 0.55 * width, rng.uniform(-35, 35)
+            else:
+                offset = np.array([rng.uniform(-0.2, 0.2), rng.uniform(0.12, 0.4)]) * width
+                size, angle = width, rng.uniform(-30, 30)
+            matte = occluder_matte(shape, tuple(centre + offset), size, angle, canvas)
+            colour = _occluder_colours(shape, canvas, move.gain, rng)
+            a = matte[..., None]
+            mixed = image.astype(np.float32) * (1.0 - a) + colour * 255.0 * a
+            image = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+        out.append(OccludedFrame(image, m, matte))
+    return out
+
+
+def visible_face(
+    landmarks: np.ndarray, frame: OccludedFrame, crop_matrix: np.ndarray, size: int
+) -> np.ndarray:
+    """(size, size) bool truth of an occluded plate's face in an aligned crop: the face (the `components`
+    landmark hull of the photo's true `landmarks` moved onto the plate) less what the occluder covers
+    (matte above one half), drawn in the crop that the (2, 3) plate -> crop matrix makes."""
+    from facegraft.extract.alignment import transform_points
+    from facegraft.extract.masks import components_mask
+
+    plate_lm = transform_points(landmarks, frame.matrix)
+    face = components_mask(transform_points(plate_lm, crop_matrix), size) > 127
+    covered = cv2.warpAffine(frame.matte, np.asarray(crop_matrix, np.float64), (size, size)) > 0.5
+    return face & ~covered

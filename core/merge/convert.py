@@ -28,6 +28,7 @@ from facegraft.io.colour import ColourConverter, resolve_colourspace
 from facegraft.io.framespec import format_frame_spec, select_frames
 from facegraft.io.plate import Plate, open_plate
 from facegraft.io.prefetch import prefetch
+from facegraft.mask.stored import stored_masks
 from facegraft.merge.merger import FaceTask, PreparedFace, composite, prepare_faces, recolour
 from facegraft.merge.options import MergeOptions, OutputOptions
 from facegraft.merge.passes import MergedFrame, PassWriter, write_json, write_patch
@@ -84,6 +85,8 @@ class ShotFaces:
 def load_shot_faces(store: AlignmentsStore, opts: MergeOptions) -> ShotFaces:
     """Faces of the whole shot as FaceTasks (smoothing looks across the whole track, whatever the range)."""
     faces = store.faces()
+    name = opts.stored_mask()
+    masks = stored_masks(store, faces, name) if name is not None else {}
     tracks: dict[tuple, dict[int, np.ndarray]] = {}
     for f in faces:
         tracks.setdefault(_track_key(f), {})[f.frame] = np.asarray(f.landmarks, np.float64)
@@ -93,7 +96,7 @@ def load_shot_faces(store: AlignmentsStore, opts: MergeOptions) -> ShotFaces:
         key = _track_key(f)
         track = smoothed[key]
         by_frame.setdefault(f.frame, []).append(
-            FaceTask(track[f.frame], int(f.size), velocity(track, f.frame), key)
+            FaceTask(track[f.frame], int(f.size), velocity(track, f.frame), key, masks.get(int(f.id)))
         )
     return ShotFaces(by_frame, store.frames_done())
 
@@ -123,6 +126,8 @@ def input_hash(plate: Plate, frame: int, tasks: list[FaceTask]) -> str:
         h.update(f"{Path(plate.path).name}:{frame}:{st.st_size}:{st.st_mtime_ns}".encode())
     for t in tasks:
         h.update(np.asarray(t.landmarks, np.float64).round(4).tobytes())
+        if t.occlusion is not None:  # a re-applied mask model makes the frame's output stale
+            h.update(t.occlusion.mask.tobytes())
     return h.hexdigest()[:32]
 
 

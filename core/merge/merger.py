@@ -14,9 +14,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from facegraft.errors import InputError
 from facegraft.extract.alignment import alignment_matrix, invert_affine, transform_points, warp_face
 from facegraft.extract.masks import components_mask
 from facegraft.io.colour import ColourConverter
+from facegraft.mask.stored import StoredMask
 from facegraft.merge import blend, matte
 from facegraft.merge.colour_transfer import colour_transfer
 from facegraft.merge.options import MergeOptions
@@ -30,12 +32,14 @@ MATTE_FLOOR = 1e-4
 @dataclass
 class FaceTask:
     """One face to merge: landmarks (68, 2) in plate pixels (already smoothed), the crop size to align at,
-    its velocity (x, y) px per frame, and a key naming its track (colour windows pool per track)."""
+    its velocity (x, y) px per frame, a key naming its track (colour windows pool per track), and the
+    stored mask the occlusion mask modes use (None when not loaded)."""
 
     landmarks: np.ndarray
     crop_size: int = 512
     velocity: np.ndarray | None = None
     key: Hashable = 0
+    occlusion: StoredMask | None = None
 
 
 @dataclass
@@ -91,13 +95,51 @@ def align_face(
     return np.clip(crop, 0.0, 1.0), to_crop
 
 
-def raw_mask(mode: str, learned: np.ndarray, landmark: np.ndarray) -> np.ndarray:
-    """The unshaped (R, R) mask of a mask mode: 'learned', 'landmark' or their product."""
-    if mode == "learned":
-        return learned
-    if mode == "landmark":
-        return landmark
-    return learned * landmark
+def stored_mask_in_crop(stored: StoredMask, to_crop: np.ndarray, resolution: int) -> np.ndarray:
+    """(R, R) float32 0..1: a mask stored in the face's own aligned crop, resampled into the model crop.
+
+    The stored crop and the model crop are both similarity transforms of the plate (the stored face's
+    `matrix`, and `to_crop` from the smoothed landmarks at the model's face type), so crop -> crop is
+    `to_crop` after the inverse of `matrix`; what lies outside the stored crop is not face (0)."""
+    m = np.eye(3)
+    m[:2] = np.asarray(to_crop, np.float64)
+    crop_to_crop = (m @ np.vstack([invert_affine(stored.matrix), [0.0, 0.0, 1.0]]))[:2]
+    out = cv2.warpAffine(
+        stored.mask.astype(np.float32) / 255.0,
+        crop_to_crop,
+        (resolution, resolution),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0.0,
+    )
+    return np.clip(out, 0.0, 1.0)
+
+
+def raw_mask(
+    mode: str, learned: np.ndarray, landmark: np.ndarray, occlusion: np.ndarray | None = None
+) -> np.ndarray:
+    """The unshaped (R, R) mask of a mask mode: 'learned', 'landmark', 'occlusion' (the stored mask) or a
+    product of two of them ('learned*landmark', 'occlusion*learned', 'occlusion*landmark')."""
+    parts = {"learned": learned, "landmark": landmark, "occlusion": occlusion}
+    names = mode.split("*")
+    if "occlusion" in names and occlusion is None:
+        raise InputError(f"mask mode '{mode}' needs the face's stored occlusion mask, and none was loaded")
+    out = parts[names[0]]
+    for name in names[1:]:
+        out = out * parts[name]
+    return out
+
+
+def _occlusion(task: FaceTask, opts: MergeOptions, to_crop: np.ndarray, resolution: int) -> np.ndarray | None:
+    """The task's stored occlusion mask in the model crop when the mode uses it (InputError when absent)."""
+    if opts.stored_mask() is None:
+        return None
+    if task.occlusion is None:
+        raise InputError(
+            f"mask mode '{opts.mask}' needs the stored mask '{opts.stored_mask()}' of every face: merge "
+            "from the shot's alignments after facegraft mask apply"
+        )
+    return stored_mask_in_crop(task.occlusion, to_crop, resolution)
 
 
 def prepare_faces(
@@ -124,9 +166,9 @@ def prepare_faces(
     out = []
     for task, crop, to_crop, swap, lm_mask in zip(kept, crops, mats, swaps, learned):
         landmark = components_mask(transform_points(task.landmarks, to_crop), r).astype(np.float32) / 255.0
-        out.append(
-            PreparedFace(task, to_crop, crop, swap, lm_mask, landmark, raw_mask(opts.mask, lm_mask, landmark))
-        )
+        occlusion = _occlusion(task, opts, to_crop, r)
+        raw = raw_mask(opts.mask, lm_mask, landmark, occlusion)
+        out.append(PreparedFace(task, to_crop, crop, swap, lm_mask, landmark, raw))
     return out
 
 

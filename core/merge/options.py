@@ -9,7 +9,14 @@ from facegraft.merge.colour_transfer import COLOUR_TRANSFERS
 from facegraft.options import opt
 
 COLOUR_MODES = ("none", *COLOUR_TRANSFERS, "seamless")
-MASK_MODES = ("learned", "landmark", "learned*landmark")
+MASK_MODES = (
+    "learned",
+    "landmark",
+    "learned*landmark",
+    "occlusion",
+    "occlusion*learned",
+    "occlusion*landmark",
+)
 LAYOUTS = ("single", "multipart", "files")
 FORMATS = ("exr", "png", "tiff", "mov", "mp4")
 SIDES = ("top", "right", "bottom", "left")
@@ -23,7 +30,15 @@ class MergeOptions:
     colour_window: int = opt(
         1, "frames whose colour statistics are pooled (1: each frame alone; 0: the whole shot)"
     )
-    mask: str = opt("learned*landmark", "which mask the matte is made from", choices=MASK_MODES)
+    mask: str = opt(
+        "learned*landmark",
+        "which mask the matte is made from; occlusion modes use the stored mask --occlusion-mask "
+        "(facegraft mask apply), alone or times the model's learned mask or the landmark mask",
+        choices=MASK_MODES,
+    )
+    occlusion_mask: str = opt(
+        "occlusion", "the stored mask the occlusion modes use ('label': the hand-made labels)"
+    )
     erode: float = opt(0.0, "shrink the matte by this many pixels (negative: grow it)")
     erode_sides: str = opt(
         "", "extra erosion per side of the face, 'top=6,bottom=0,left=2,right=2' (top: towards the brow)"
@@ -46,6 +61,8 @@ class MergeOptions:
             raise InputError(f"unknown colour mode '{self.colour}' (choose from: {', '.join(COLOUR_MODES)})")
         if self.mask not in MASK_MODES:
             raise InputError(f"unknown mask mode '{self.mask}' (choose from: {', '.join(MASK_MODES)})")
+        if self.stored_mask() == "":
+            raise InputError("--occlusion-mask must name a stored mask")
         if self.colour_window < 0:
             raise InputError("--colour-window must be 0 (whole shot) or a number of frames")
         if not -50 <= self.face_scale <= 50:
@@ -54,6 +71,10 @@ class MergeOptions:
             raise InputError("--feather, --motion-blur and --smooth-frames cannot be negative")
         self.sides()
         self.degradation()
+
+    def stored_mask(self) -> str | None:
+        """The name of the stored face mask the mask mode reads (None when it reads none)."""
+        return self.occlusion_mask if "occlusion" in self.mask.split("*") else None
 
     def sides(self) -> dict[str, float]:
         """`erode_sides` parsed: pixels of extra erosion for each named side."""

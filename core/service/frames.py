@@ -55,7 +55,7 @@ class FrameEngine:
 
         with AlignmentsStore.open(path) as store:
             stamp = store.path.stat().st_mtime
-            key = f"{path}|{merge.smooth}|{merge.smooth_frames}"
+            key = f"{path}|{merge.smooth}|{merge.smooth_frames}|{merge.stored_mask()}"
             cached = self._shots.get(key)
             if cached is None or cached[0] != stamp:
                 cached = (stamp, load_shot_faces(store, merge), store.plate().get("colourspace"))

@@ -15,31 +15,38 @@ import numpy as np
 
 from facegraft.errors import InputError
 from facegraft.extract.alignment import transform_points
+from facegraft.mask.stored import stored_masks
 from facegraft.store.alignments import AlignmentsStore
 
 
 @dataclass
 class Faceset:
     """N faces at one resolution: images (N, R, R, 3) uint8 RGB, landmarks (N, 68, 2) float32 in crop
-    pixels, yaw (N,) degrees, and the face ids they came from."""
+    pixels, yaw (N,) degrees, the face ids they came from, and optionally one stored mask per face
+    (N, R, R) uint8 for the masked loss (`--train-mask`)."""
 
     images: np.ndarray
     landmarks: np.ndarray
     yaw: np.ndarray
     face_ids: list[int]
     shot: Path
+    masks: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.face_ids)
 
 
-def load_faceset(shot_dir: str | Path, resolution: int, face_type: str | None = None) -> Faceset:
+def load_faceset(
+    shot_dir: str | Path, resolution: int, face_type: str | None = None, mask: str | None = None
+) -> Faceset:
     """Every face of a shot whose aligned PNG still exists, resized to `resolution`.
 
     `face_type`, when given, must match the one the shot was extracted with (a different coverage would
-    teach the model a different crop than merge will give it)."""
+    teach the model a different crop than merge will give it). `mask` names a stored mask to load with
+    each face, resized like its image (the mask lives in the same aligned crop); faces lacking it are
+    refused."""
     shot = Path(shot_dir)
-    images, landmarks, yaw, ids = [], [], [], []
+    images, landmarks, yaw, ids, kept = [], [], [], [], []
     with AlignmentsStore.open(shot) as store:
         for face in store.faces():
             if face.image is None or face.matrix is None:
@@ -63,6 +70,8 @@ def load_faceset(shot_dir: str | Path, resolution: int, face_type: str | None = 
             landmarks.append(transform_points(face.landmarks, face.matrix) * scale)
             yaw.append(face.pose[0])
             ids.append(int(face.id))
+            kept.append(face)
+        stored = stored_masks(store, kept, mask) if mask else None
     if not ids:
         raise InputError(
             "no face images to train on (run extract first, or the faces/ folder is empty)", shot
@@ -73,7 +82,15 @@ def load_faceset(shot_dir: str | Path, resolution: int, face_type: str | None = 
         np.asarray(yaw, np.float32),
         ids,
         shot,
+        None if stored is None else np.stack([_resized(stored[i].mask, resolution) for i in ids]),
     )
+
+
+def _resized(mask: np.ndarray, resolution: int) -> np.ndarray:
+    """(S, S) uint8 mask area-resized to (resolution, resolution)."""
+    if mask.shape[0] == resolution:
+        return mask
+    return cv2.resize(mask, (resolution, resolution), interpolation=cv2.INTER_AREA)
 
 
 def yaw_balanced_weights(yaw: np.ndarray, bins: int = 9) -> np.ndarray:

@@ -34,6 +34,11 @@ class SampleOptions:
         "none", "recolour source faces like random destination faces", choices=("none", *COLOUR_TRANSFERS)
     )
     yaw_balance: bool = opt(False, "sample faces uniformly over yaw rather than over the faceset")
+    train_mask: str = opt(
+        "",
+        "stored mask the masked loss uses instead of the landmark mask, e.g. occlusion (facegraft mask "
+        "apply): occluders then cost nothing; every face must carry it",
+    )
     # Set by the trainer, not a user option: add eye/mouth masks (`*_em`) for the eye/mouth priority loss.
     eye_mouth_masks: bool = False
 
@@ -57,9 +62,11 @@ def _one(
     fs: Faceset, i: int, rng: np.random.Generator, opts: SampleOptions, ref: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     img, lm = fs.images[i], fs.landmarks[i]
+    stored = fs.masks[i] if fs.masks is not None else None
     shape = _similar_shape(fs, i, rng) if opts.warp_to_landmarks else None
     if opts.random_flip and rng.random() < 0.5:
         img, lm = flip(img, lm)
+        stored = None if stored is None else np.ascontiguousarray(stored[:, ::-1])
         shape = None if shape is None else flip_landmarks(shape, img.shape[1])
     if ref is not None and opts.ct_mode != "none":
         out = colour_transfer(opts.ct_mode, img.astype(np.float32) / 255, ref.astype(np.float32) / 255)
@@ -73,7 +80,7 @@ def _one(
         warped = warp_to_landmarks(warped, lm, shape, amount=rng.uniform(0.5, 1.0))
     if opts.random_warp:
         warped = random_warp(warped, rng)
-    mask = components_mask(lm, img.shape[0])
+    mask = stored if stored is not None else components_mask(lm, img.shape[0])
     return warped, img, mask, lm
 
 
@@ -81,7 +88,8 @@ def batch_for_seed(
     src: Faceset, dst: Faceset, n: int, seed: int, opts: SampleOptions
 ) -> dict[str, np.ndarray]:
     """One batch of `n` source and `n` destination samples: `*_in` (N, R, R, 3) float32 0..1 inputs,
-    `*_target` the unwarped faces, `*_mask` (N, R, R, 1) float32 face masks from the landmarks, and with
+    `*_target` the unwarped faces, `*_mask` (N, R, R, 1) float32 face masks (the facesets' stored masks
+    when they were loaded with one, `--train-mask`, else drawn from the landmarks), and with
     `opts.eye_mouth_masks` also `*_em` (N, R, R, 1) float32 eye and mouth masks."""
     if opts.eye_mouth_masks:
         from facegraft.train.losses import landmark_region_masks  # torch: kept out of option imports

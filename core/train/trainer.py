@@ -167,8 +167,8 @@ def train(
     disc_net = distributed.wrap(disc, info) if disc is not None and opts.gan_power > 0 else None
     em_weight = opts.eyes_mouth_weight if opts.eyes_mouth_priority else 0.0
     sampling = dataclasses.replace(opts.sampling, eye_mouth_masks=em_weight > 0)
-    src_fs = load_faceset(src, cfg.resolution, cfg.face_type)
-    dst_fs = load_faceset(dst, cfg.resolution, cfg.face_type)
+    src_fs = load_faceset(src, cfg.resolution, cfg.face_type, opts.sampling.train_mask or None)
+    dst_fs = load_faceset(dst, cfg.resolution, cfg.face_type, opts.sampling.train_mask or None)
     preview_seed = 10_000_000 + opts.seed
     from facegraft.train.sampler import batch_for_seed
 
