@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -137,6 +138,14 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         if not _authorised(request, ctx.token) and not session_authorised(request, ctx.token):
             return session_login(request, ctx.token) or _error(401, "missing or wrong token")
         return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        # FastAPI's own reply echoes the input, which cannot be serialised when it holds NaN or Infinity.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in exc.errors()
+        )
+        return _error(422, f"invalid request ({problems})")
 
     app.include_router(review_router(ctx.roots))
 

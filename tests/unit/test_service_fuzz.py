@@ -147,3 +147,14 @@ def test_the_json_api_survives_schema_driven_fuzzing(api):
     assert not failures, failures[:5]
     assert len({(m, p) for m, p, _ in sent}) >= 6 and len(sent) > 100, "every operation was exercised"
     assert any(code == 200 for *_, code in sent) and any(code in (400, 403, 422) for *_, code in sent)
+
+
+def test_a_request_with_nan_or_infinity_gets_a_clear_422_not_a_server_error(api):
+    from fastapi.testclient import TestClient
+
+    client = TestClient(api, raise_server_exceptions=False)
+    headers = {"X-Facegraft-Token": "t" * 32, "Content-Type": "application/json"}
+    for body in ('{"kind": Infinity}', '{"kind": "extract", "args": {"plate": [NaN, Infinity]}}'):
+        reply = client.post("/v1/jobs", content=body, headers=headers)
+        assert reply.status_code == 422, reply.text
+        assert reply.json()["error"].startswith("invalid request ("), reply.text
