@@ -6,6 +6,10 @@ merges them with the model the options name; and returns the pass asked for: ``c
 plate's alpha kept), ``swap`` (RGBA, premultiplied) or ``matte`` (one channel). Pixels stay in the
 plate's colour space (``colourspace`` option; default the shot's, else scene-linear). Calls run one at a
 time: the model is not shared across threads.
+
+Like `convert`'s comp, the ``comp`` pass carries the invisible watermark in every swapped face (nothing
+outside the matte changes); ``swap`` and ``matte`` are left unmarked for grading. The reply's info names
+the payload under ``facegraft/watermark`` as convert's headers do, and says ``facegraft/synthetic``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+import typing
 from collections import OrderedDict
 from pathlib import Path
 
@@ -22,7 +27,7 @@ from facegraft.errors import InputError
 from facegraft.service.protocol import FrameMessage
 
 PASSES = ("comp", "swap", "matte")
-_ENGINE_KEYS = ("model", "pass", "colourspace", "crop_size", "shot")
+_ENGINE_KEYS = ("model", "pass", "colourspace", "crop_size", "shot", "plate", "layout", "format")
 
 
 class FrameEngine:
@@ -48,8 +53,8 @@ class FrameEngine:
             self._models.popitem(last=False)
         return model
 
-    def _shot(self, path: str, merge) -> tuple[object, str | None]:
-        """(ShotFaces, plate colour space) of a shot, loaded once per change of its store."""
+    def _shot(self, path: str, merge) -> tuple[object, dict]:
+        """(ShotFaces, the plate its store records) of a shot, loaded once per change of its store."""
         from facegraft.merge.convert import load_shot_faces
         from facegraft.store.alignments import AlignmentsStore
 
@@ -58,7 +63,7 @@ class FrameEngine:
             key = f"{path}|{merge.smooth}|{merge.smooth_frames}|{merge.stored_mask()}"
             cached = self._shots.get(key)
             if cached is None or cached[0] != stamp:
-                cached = (stamp, load_shot_faces(store, merge), store.plate().get("colourspace"))
+                cached = (stamp, load_shot_faces(store, merge), store.plate())
                 self._shots[key] = cached
         return cached[1], cached[2]
 
@@ -66,8 +71,11 @@ class FrameEngine:
         """(pass pixels (H, W, C) float32, info) for one frame message."""
         from facegraft.extract.pipeline import ExtractOptions, build_tracker
         from facegraft.io.colour import ColourConverter, resolve_colourspace
+        from facegraft.merge.convert import config_hash
         from facegraft.merge.merger import FaceTask, composite, prepare_faces, recolour
         from facegraft.merge.options import MergeOptions
+        from facegraft.merge.passes import CONFIG_KEY, SYNTHETIC_KEY, WATERMARK_KEY
+        from facegraft.provenance.marking import describe, mark_comp
 
         opts = dict(msg.options)
         if "model" not in opts:
@@ -80,10 +88,11 @@ class FrameEngine:
         if unknown:
             raise InputError(f"unknown options {sorted(unknown)}")
         try:
-            merge = MergeOptions(**{k: v for k, v in opts.items() if k in fields})
+            merge = MergeOptions(**_typed({k: v for k, v in opts.items() if k in fields}))
             merge.validate()
         except (TypeError, ValueError) as exc:
             raise InputError(f"bad merge options ({exc})") from exc
+        output = _output_options(opts)
         model_path = self._check_path(str(opts["model"]))
         pixels = msg.pixels
         rgb = pixels[:, :, :3] if pixels.shape[2] >= 3 else np.repeat(pixels, 3, axis=2)
@@ -93,10 +102,11 @@ class FrameEngine:
             model = self.model(model_path)
             conv = ColourConverter(resolve_colourspace(str(opts.get("colourspace") or "scene-linear")))
             native = np.ascontiguousarray(rgb, np.float32)
+            recorded: dict = {}
             if opts.get("shot"):
-                shot, space = self._shot(self._check_path(str(opts["shot"])), merge)
+                shot, recorded = self._shot(self._check_path(str(opts["shot"])), merge)
                 if not opts.get("colourspace"):
-                    conv = ColourConverter(resolve_colourspace(space or "scene-linear"))
+                    conv = ColourConverter(resolve_colourspace(recorded.get("colourspace") or "scene-linear"))
                 tasks = shot.by_frame.get(msg.frame, [])
             else:
                 # A fresh tracker per call: frames from a host need not follow each other.
@@ -110,8 +120,20 @@ class FrameEngine:
             prepared = prepare_faces(native, conv, tasks, model, merge)
             rng = np.random.default_rng([merge.seed, msg.frame])  # the degrade noise convert would draw
             layers = composite(native, conv, [(p, recolour(p, merge.colour)) for p in prepared], merge, rng)
+            config = config_hash(model, merge, output, conv.source)
+            payload = frame_payload(opts.get("plate") or recorded.get("path") or "", config)
+            comp = layers.comp
+            if which == "comp":  # swap and matte stay unmarked for grading, as convert leaves them
+                comp = mark_comp(
+                    layers.comp,
+                    conv.to_working_float(layers.comp),
+                    layers.matte,
+                    payload,
+                    conv.from_working_float,
+                    [p.task.landmarks for p in prepared],
+                ).comp
         if which == "comp":
-            out = np.dstack([layers.comp, alpha])
+            out = np.dstack([comp, alpha])
         elif which == "swap":
             out = np.dstack([layers.swap, layers.matte])
         else:
@@ -121,5 +143,56 @@ class FrameEngine:
             "faces": len(prepared),
             "model": str(Path(model_path)),
             "seconds": round(time.perf_counter() - t0, 3),
+            SYNTHETIC_KEY: "true",
+            CONFIG_KEY: config,
+            WATERMARK_KEY: (
+                f"comp: {describe(payload)}; swap, matte unmarked for grading"
+                if which == "comp"
+                else "none: left unmarked for grading"
+            ),
         }
         return out.astype(np.float32), info
+
+
+def frame_payload(plate: str, config: str):
+    """The watermark payload of a frame call: `convert`'s for the same job settings.
+
+    Convert's job id is ``<plate file name>:<config hash>``, so every frame range a farm splits a job into
+    carries the same mark. A frame call takes the plate's name from its ``plate`` option (the plate as
+    convert is given it; only its file name counts), else from the plate the ``shot``'s store recorded at
+    extraction; a call with neither has no plate name, and its job id is ``:<config hash>`` (the settings
+    alone). The config hash is convert's: engine version, model hash, merge options, the ``layout`` and
+    ``format`` options (convert's defaults unless given) and the plate's colour space."""
+    from facegraft.provenance.marking import job_payload
+
+    return job_payload(f"{Path(str(plate)).name if plate else ''}:{config}")
+
+
+def _output_options(opts: dict):
+    """The output options that enter convert's config hash (layout, format), checked."""
+    from facegraft.merge.options import FORMATS, LAYOUTS, OutputOptions
+
+    output = OutputOptions()
+    for key, allowed in (("layout", LAYOUTS), ("format", FORMATS)):
+        if key in opts:
+            if opts[key] not in allowed:
+                raise InputError(f"unknown {key} {opts[key]!r} (choose from: {', '.join(allowed)})")
+            setattr(output, key, opts[key])
+    return output
+
+
+def _typed(values: dict) -> dict:
+    """Merge option values as the CLI would parse them: a JSON 6 for a float option is 6.0, and a whole
+    6.0 for an int option is 6, so the config hash (and with it the watermark payload) is convert's."""
+    from facegraft.merge.options import MergeOptions
+
+    hints = typing.get_type_hints(MergeOptions)
+    out = dict(values)
+    for name, value in values.items():
+        if isinstance(value, bool):
+            continue
+        if hints.get(name) is float and isinstance(value, int):
+            out[name] = float(value)
+        elif hints.get(name) is int and isinstance(value, float) and value.is_integer():
+            out[name] = int(value)
+    return out

@@ -97,6 +97,11 @@ def test_job_options_come_from_the_cli_declarations(world):
     assert {"plate", "shot", "model", "out_dir", "colour", "erode", "frames"} <= set(opts)
     assert "rct" in opts["colour"]["choices"] and opts["colour"]["flag"] == "--colour"
     assert opts["colour"]["default"] == "rct" and opts["feather"]["default"] == 6.0, "the dataclass defaults"
+    assert {"occlusion", "occlusion*learned", "occlusion*landmark"} <= set(opts["mask"]["choices"])
+    assert (
+        opts["occlusion_mask"]["flag"] == "--occlusion-mask"
+        and opts["occlusion_mask"]["default"] == "occlusion"
+    )
 
 
 def raw(world, method, path, body=None, headers=None):
@@ -341,3 +346,80 @@ def test_a_frame_call_with_the_shot_gives_convert_s_pixels(world, tmp_path):
         want = read_image(out / f"plate.{frame:04d}.exr", channels=channels).astype(np.float32)
         assert info["faces"] == 1
         assert np.allclose(got, want, rtol=1e-3, atol=1e-3), f"{name}: max {np.abs(got - want).max()}"
+
+
+def test_a_frame_comp_carries_convert_s_watermark_and_the_swap_pass_does_not(world, monkeypatch):
+    import OpenImageIO as oiio
+
+    from facegraft.io.colour import ColourConverter
+    from facegraft.merge.convert import load_shot_faces
+    from facegraft.merge.options import MergeOptions
+    from facegraft.provenance import marking
+    from facegraft.provenance import watermark as wm
+    from facegraft.service import protocol
+    from facegraft.service.frames import FrameEngine
+    from facegraft.store.alignments import AlignmentsStore
+
+    # The fixture's model is untrained: its learned mask is about one half, so the landmark matte is used.
+    client, frame = world["client"], FIRST + 1
+    out = world["root"] / "frame_watermark_reference"
+    assert convert(world, out, "--mask", "landmark").returncode == 0
+    inp = oiio.ImageInput.open(str(out / f"plate.{frame:04d}.exr"))
+    header = {k: inp.spec().getattribute(f"facegraft/{k}") for k in ("watermark", "config", "colourspace")}
+    inp.close()
+    want = header["watermark"].split(";")[0].removeprefix("comp: ")  # convert's payload: engine fa job ...
+    rgba = np.ascontiguousarray(
+        read_image(str(world["plate"]).replace("####", str(frame)), channels=("R", "G", "B", "A")), np.float32
+    )
+    h, w = rgba.shape[:2]
+    opts = {"model": str(world["model"]), "shot": str(world["shot"]), "mask": "landmark"}
+    got, info = {}, {}
+    for name in ("comp", "swap"):
+        pixels, info[name] = client.frame(rgba, w, h, {**opts, "pass": name}, frame=frame)
+        got[name] = np.asarray(pixels).reshape(h, w, 4)
+        assert info[name]["facegraft/synthetic"] == "true"
+        assert info[name]["facegraft/config"] == header["config"], "convert's config hash"
+    assert info["comp"]["facegraft/watermark"] == f"comp: {want}; swap, matte unmarked for grading"
+    assert info["swap"]["facegraft/watermark"] == "none: left unmarked for grading"
+    # Without the shot, the plate named in the options gives the job id (and the payload) convert's.
+    _, named = client.frame(
+        rgba, w, h, {**opts, "shot": None, "plate": str(world["plate"]), "colourspace": header["colourspace"]}
+    )
+    assert named["facegraft/watermark"] == info["comp"]["facegraft/watermark"]
+
+    # The same frame through an engine in this process with marking switched off: the unmarked passes.
+    monkeypatch.setattr(
+        marking, "mark_comp", lambda comp, display, *a, **k: marking.MarkedFrame(comp, display, 0)
+    )
+    engine = FrameEngine(lambda path: path)
+    plain = {
+        name: engine.process(
+            protocol.parse_message(encode_frame(rgba, w, h, 4, {**opts, "pass": name}, frame))
+        )[0]
+        for name in ("comp", "swap")
+    }
+    matte = plain["swap"][..., 3]
+    assert np.array_equal(got["swap"], plain["swap"]), "the swap pass is left unmarked"
+    outside = matte == 0
+    assert 0.02 < (~outside).mean() < 0.5
+    assert np.array_equal(got["comp"][outside], plain["comp"][outside]), "nothing outside the matte changes"
+    conv = ColourConverter(header["colourspace"])
+    marked_u8, plain_u8, swap_u8 = (
+        conv.to_working_uint8(np.ascontiguousarray(x[..., :3]))
+        for x in (got["comp"], plain["comp"], got["swap"])
+    )
+    inside = conv.to_working_float(np.ascontiguousarray(got["comp"][..., :3]))[~outside]
+    before = conv.to_working_float(np.ascontiguousarray(plain["comp"][..., :3]))[~outside]
+    mse = float(np.mean((np.clip(inside, 0, 1) - np.clip(before, 0, 1)) ** 2))
+    assert mse > 0 and 10 * np.log10(1 / mse) >= 45.0, "marked, within 45 dB of the unmarked comp"
+
+    # The reader finds convert's payload in the comp, and nothing in the swap pass or the unmarked comp.
+    # (The untrained model paints no face the detector finds: the reader is pointed at the face's smoothed
+    # landmarks, where the marker put the mark.)
+    with AlignmentsStore.open(world["shot"]) as store:
+        (face,) = load_shot_faces(store, MergeOptions(mask="landmark")).by_frame[frame]
+    reading = wm.read_face(wm.luma(marked_u8), face.landmarks)
+    assert reading.detected and marking.describe(reading.payload) == want, reading
+    for u8 in (swap_u8, plain_u8):
+        r = wm.read_face(wm.luma(u8), face.landmarks)
+        assert not r.detected and not wm.read_face(wm.luma(u8), face.landmarks, reading.payload).detected

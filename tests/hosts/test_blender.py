@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from facegraft.io.images import read_image
+from facegraft.merge.options import MASK_MODES
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).parent / "blender_scripts" / "drive_swap.py"
@@ -84,6 +85,10 @@ def test_swap_adds_frame_aligned_pass_strips_whose_render_matches_the_comp(world
     render = world["root"] / "render.exr"
     result = run_blender(world, "passes", render=str(render), render_frame=2)
     assert result["operator"] == ["FINISHED"] and result["status"].startswith("swap done"), result["status"]
+    assert sorted(result["mask_choices"]) == sorted(MASK_MODES), "the panel's mask choices are convert's"
+    assert result["mask_choices"][0] == "learned*landmark", "the engine's default first"
+    assert result["mask_picked"] == ["occlusion*landmark", "label"]
+    assert result["mask_unset"] == ["learned*landmark", "", False]
     strips = {s["name"]: s for s in result["strips"]}
     plate = strips["plate"]
     assert set(strips) == {"plate", "facegraft_comp", "facegraft_swap", "facegraft_matte"}

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from facegraft.io.images import read_image
+from facegraft.merge.options import COLOUR_MODES, MASK_MODES
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE = Path(__file__).parent / "fake_nuke"
@@ -96,6 +97,13 @@ def test_the_menu_opens_the_panel_on_the_selected_read(nuke, world):
     assert panel.shown and panel.plate.value() == read["file"].value()
     assert panel.frames.value() == f"{FIRST}-{FIRST + N - 1}"
     assert "mkl" in panel.colour.values, "choices come from the service's option declarations"
+    assert panel.mask.values == list(MASK_MODES) and panel.colour.values == list(COLOUR_MODES)
+    assert {"occlusion", "occlusion*learned", "occlusion*landmark"} <= set(panel.mask.values)
+    assert panel.mask.value() == "learned*landmark" and panel.occlusion_mask.value() == "occlusion"
+    panel.mask.setValue("occlusion*landmark")
+    panel.occlusion_mask.setValue("label")
+    kind, args = panel.jobs_for("swap")[-1]
+    assert kind == "convert" and (args["mask"], args["occlusion_mask"]) == ("occlusion*landmark", "label")
 
 
 def test_swap_brings_back_the_cli_passes_as_a_comp_beside_the_plate(nuke, world, tmp_path):

@@ -47,11 +47,20 @@ try:
 except ImportError:  # imported outside Blender (packaging, import-graph checks)
     bpy = None
 
-COLOURS = ["rct", "lct", "mkl", "idt", "sot", "hist-match", "avg-color", "seamless", "none"]
-MASKS = ["learned*landmark", "learned", "landmark"]
+MERGE_OPTIONS = ("colour", "mask", "occlusion_mask", "erode", "feather")  # convert options the panel shows
+ENGINE_DEFAULT = "engine-default"  # the one choice offered while the engine service has not been reached
 PASSES = ("comp", "swap", "matte")
 POLL_SECONDS = 0.5
-_state: dict = {"client": None, "jobs": [], "strip": None, "scene": None}
+_state: dict = {
+    "client": None,
+    "jobs": [],
+    "strip": None,
+    "scene": None,
+    "declared": None,
+    "unreached": False,
+}
+_items: dict = {}  # option name -> (choices, EnumProperty items)
+_kept: list = []  # every items list handed to Blender: it reads their strings without holding them
 
 
 def strips_of(editor):
@@ -64,6 +73,51 @@ def client():
     if _state["client"] is None:
         _state["client"] = _client_module().Client()  # finds the service, or starts it
     return _state["client"]
+
+
+def declared_options() -> dict:
+    """The convert options as the engine service declares them ({name: option}; the CLI's own), asked once.
+    {} when the service cannot be reached; asked again after the next Swap, so a panel drawn meanwhile
+    does not wait on a service start at every redraw."""
+    if _state["declared"] is None and not _state["unreached"]:
+        try:
+            _state["declared"] = {o["name"]: o for o in client().options("convert")}
+        except Exception:  # noqa: BLE001 - the panel still draws; Swap will say what is wrong
+            _state["unreached"] = True
+    return _state["declared"] or {}
+
+
+def choice_items(name: str) -> list:
+    """EnumProperty items of a convert option: the choices the service declares (every mode convert takes,
+    the occlusion masks included), the engine's default first so that it is what an untouched property
+    shows; a single `ENGINE_DEFAULT` item while the service has not been reached."""
+    option = declared_options().get(name) or {}
+    choices = [str(c) for c in option.get("choices") or []]
+    default = option.get("default")
+    if default in choices:
+        choices.insert(0, choices.pop(choices.index(default)))
+    key = tuple(choices)
+    if name not in _items or _items[name][0] != key:
+        help_text = str(option.get("help") or "")
+        items = [(c, c, help_text) for c in choices] or [
+            (
+                ENGINE_DEFAULT,
+                "engine default",
+                "the engine service was not reached: convert's default is used",
+            )
+        ]
+        _items[name] = (key, items)
+        _kept.append(items)
+    return _items[name][1]
+
+
+def merge_args(settings) -> dict:
+    """The merge options to send: those the user set (the others are left to the engine's defaults)."""
+    return {
+        name: getattr(settings, name)
+        for name in MERGE_OPTIONS
+        if settings.is_property_set(name) and getattr(settings, name) not in ("", ENGINE_DEFAULT)
+    }
 
 
 def plate_of(strip) -> tuple[str, int, int]:
@@ -164,13 +218,22 @@ if bpy is not None:
         model: bpy.props.StringProperty(name="Model", subtype="DIR_PATH")
         shot: bpy.props.StringProperty(name="Shot folder", subtype="DIR_PATH")
         output: bpy.props.StringProperty(name="Passes folder", subtype="DIR_PATH")
-        colour: bpy.props.EnumProperty(name="Colour", items=[(c, c, "") for c in COLOURS], default="rct")
-        mask: bpy.props.EnumProperty(name="Mask", items=[(m, m, "") for m in MASKS], default=MASKS[0])
+        occlusion_mask: bpy.props.StringProperty(
+            name="Occlusion mask",
+            description="the stored mask the occlusion mask modes use (empty: the engine's default)",
+        )
         erode: bpy.props.FloatProperty(name="Erode", default=0.0)
         feather: bpy.props.FloatProperty(name="Feather", default=6.0, min=0.0)
         status: bpy.props.StringProperty(name="Status", default="idle")
         progress: bpy.props.FloatProperty(name="Progress", min=0.0, max=1.0, subtype="FACTOR")
         job_id: bpy.props.StringProperty(name="Job")
+
+    # Choices come from the engine service's declarations (the CLI's), never from a list kept here. Set as
+    # objects, not string annotations: Blender evaluates those where this module's names are not defined.
+    FacegraftSettings.__annotations__.update(
+        colour=bpy.props.EnumProperty(name="Colour", items=lambda self, context: choice_items("colour")),
+        mask=bpy.props.EnumProperty(name="Mask", items=lambda self, context: choice_items("mask")),
+    )
 
     class FACEGRAFT_OT_swap(bpy.types.Operator):
         """Swap the face of the active strip through the facegraft engine service"""
@@ -203,11 +266,8 @@ if bpy is not None:
             if not os.path.isfile(os.path.join(shot, "alignments.db")):
                 specs.append(("extract", {"plate": plate, "shot": shot, "frames": frames}))
             # Options the user never touched are left to the engine's own defaults (the CLI's).
-            merge = {
-                name: getattr(settings, name)
-                for name in ("colour", "mask", "erode", "feather")
-                if settings.is_property_set(name)
-            }
+            merge = merge_args(settings)
+            _state["unreached"] = False  # the choices are asked for again once the service answers
             specs.append(
                 ("convert", {"plate": plate, "shot": shot, "model": bpy.path.abspath(settings.model),
                              "out_dir": out, "frames": frames, "layout": "files", **merge})
@@ -252,7 +312,7 @@ if bpy is not None:
         def draw(self, context):
             layout = self.layout
             settings = context.scene.facegraft
-            for prop in ("model", "shot", "output", "colour", "mask", "erode", "feather"):
+            for prop in ("model", "shot", "output", *MERGE_OPTIONS):
                 layout.prop(settings, prop)
             row = layout.row()
             row.operator("facegraft.swap")

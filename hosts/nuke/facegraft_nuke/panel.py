@@ -15,10 +15,7 @@ import nukescripts
 from facegraft_client import Client, ServiceError
 from facegraft_nuke.comp import build, comp_spec
 
-FALLBACK_CHOICES = {
-    "colour": ["rct", "lct", "mkl", "idt", "sot", "hist-match", "avg-color", "seamless", "none"],
-    "mask": ["learned*landmark", "learned", "landmark"],
-}
+MERGE_OPTIONS = ("colour", "mask", "occlusion_mask", "erode", "feather")  # convert options the panel shows
 
 
 def plate_of(read) -> tuple[str, int, int]:
@@ -57,11 +54,13 @@ class FacegraftPanel(nukescripts.PythonPanel):
         self.output = nuke.File_Knob("output", "passes folder")
         self.output.setValue(os.path.join(folder, "passes"))
         choices, defaults = self._declared()
-        self.colour = nuke.Enumeration_Knob("colour", "colour transfer", choices["colour"])
-        self.mask = nuke.Enumeration_Knob("mask", "mask", choices["mask"])
+        self.colour = nuke.Enumeration_Knob("colour", "colour transfer", choices.get("colour", []))
+        self.mask = nuke.Enumeration_Knob("mask", "mask", choices.get("mask", []))
+        self.occlusion_mask = nuke.String_Knob("occlusion_mask", "occlusion mask")
         self.erode = nuke.Double_Knob("erode", "erode")
         self.feather = nuke.Double_Knob("feather", "feather")
-        for knob in (self.colour, self.mask, self.erode, self.feather):
+        self.merge_knobs = (self.colour, self.mask, self.occlusion_mask, self.erode, self.feather)
+        for knob in self.merge_knobs:
             if defaults.get(knob.name()) is not None:
                 knob.setValue(defaults[knob.name()])
         self.extract_button = nuke.PyScript_Knob("extract", "Extract")
@@ -70,9 +69,8 @@ class FacegraftPanel(nukescripts.PythonPanel):
         self.cancel_button = nuke.PyScript_Knob("cancel", "Cancel")
         self.status = nuke.Text_Knob("status", "status", "idle")
         for knob in (
-            self.plate, self.frames, self.shot, self.source, self.model, self.output, self.colour, self.mask,
-            self.erode, self.feather, self.extract_button, self.train_button, self.swap_button,
-            self.cancel_button, self.status,
+            self.plate, self.frames, self.shot, self.source, self.model, self.output, *self.merge_knobs,
+            self.extract_button, self.train_button, self.swap_button, self.cancel_button, self.status,
         ):  # fmt: skip
             self.addKnob(knob)
 
@@ -84,11 +82,12 @@ class FacegraftPanel(nukescripts.PythonPanel):
         return self._client
 
     def _declared(self) -> tuple[dict, dict]:
-        """(choices, defaults) of the convert options, as the service declares them (the CLI's own)."""
-        choices, defaults = dict(FALLBACK_CHOICES), {}
+        """(choices, defaults) of the convert options, as the service declares them (the CLI's own: the
+        panel keeps no list of its own, so every mode convert takes, the occlusion ones included, shows)."""
+        choices, defaults = {}, {}
         try:
             for opt in self.client.options("convert"):
-                if opt["name"] in choices and opt.get("choices"):
+                if opt["name"] in MERGE_OPTIONS and opt.get("choices"):
                     choices[opt["name"]] = list(opt["choices"])
                 defaults[opt["name"]] = opt.get("default")
         except ServiceError:
@@ -114,12 +113,8 @@ class FacegraftPanel(nukescripts.PythonPanel):
         jobs = []
         if not os.path.isfile(os.path.join(shot, "alignments.db")):
             jobs.append(("extract", {"plate": plate, "shot": shot, "frames": self.frames.value()}))
-        merge = {
-            "colour": self.colour.value(),
-            "mask": self.mask.value(),
-            "erode": self.erode.value(),
-            "feather": self.feather.value(),
-        }
+        # An option left empty (the service was not reached when the panel opened) is the engine's default.
+        merge = {k.name(): k.value() for k in self.merge_knobs if k.value() not in ("", None)}
         args = {"plate": plate, "shot": shot, "model": self.model.value(), "out_dir": self.output.value()}
         jobs.append(("convert", {**args, "frames": self.frames.value(), **merge}))
         return jobs

@@ -30,7 +30,15 @@ settings.model = config["model"]
 settings.shot = config["shot"]
 settings.output = config["output"]
 settings.colour = config.get("colour", "rct")
-result = {"operator": list(bpy.ops.facegraft.swap())}
+# The mask choices are the service's: the occlusion modes can be picked; unset, the engine's default shows.
+result = {"mask_choices": [item[0] for item in addon.choice_items("mask")]}
+settings.mask = "occlusion*landmark"
+settings.occlusion_mask = "label"
+result["mask_picked"] = [settings.mask, settings.occlusion_mask]
+settings.property_unset("mask")
+settings.property_unset("occlusion_mask")
+result["mask_unset"] = [settings.mask, settings.occlusion_mask, settings.is_property_set("mask")]
+result["operator"] = list(bpy.ops.facegraft.swap())
 deadline = time.time() + config.get("timeout", 600)
 while settings.job_id and time.time() < deadline:
     if addon.poll_job() is None:
