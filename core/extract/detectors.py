@@ -7,6 +7,7 @@ working (display-referred sRGB) encoding and returns boxes in that frame's pixel
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar
@@ -45,6 +46,7 @@ class Detector:
 
     def __init__(self, options: DetectorOptions | None = None) -> None:
         self.options = options or self.Options()
+        self._lock = threading.Lock()  # the models keep per-call state; extraction detects ahead in a thread
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Faces in an (H, W, 3) uint8 RGB frame, best score first, boxes in the frame's pixels.
@@ -52,6 +54,10 @@ class Detector:
         Detection runs on the frame downscaled to `detect_width` (kept large enough for `min_face`); when
         that finds nothing, the full-resolution frame is searched too before giving up, so small faces
         cost time only on frames where nothing bigger was found."""
+        with self._lock:
+            return self._detect_scaled(rgb)
+
+    def _detect_scaled(self, rgb: np.ndarray) -> list[Detection]:
         w = rgb.shape[1]
         scale = 1.0
         if self.options.detect_width and w > self.options.detect_width:
@@ -77,12 +83,24 @@ class Detector:
         raise NotImplementedError
 
 
-@lru_cache(maxsize=1)
-def shared_hog():
-    """dlib's HOG face detector, loaded once per process (it takes ~0.5 s) and shared by its users."""
+@dataclass(frozen=True)
+class LockedModel:
+    """A model that keeps state while it runs, with the lock every caller holds around a call (dlib's
+    detectors crash when two threads run one at once)."""
+
+    model: object
+    lock: threading.Lock
+
+
+@lru_cache(maxsize=2)
+def shared_hog(slot: int = 0) -> LockedModel:
+    """dlib's HOG face detector, loaded once per process and slot (~0.5 s each) and shared by its users.
+
+    Slot 0 verifies candidate faces, slot 1 detects them: extraction detects on frames ahead in one
+    thread while it verifies faces in another, and neither waits for the other."""
     import dlib
 
-    return dlib.get_frontal_face_detector()
+    return LockedModel(dlib.get_frontal_face_detector(), threading.Lock())
 
 
 @dataclass
@@ -99,12 +117,15 @@ class DlibHogDetector(Detector):
 
     def __init__(self, options: DlibHogOptions | None = None) -> None:
         super().__init__(options)
-        self._det = shared_hog()
+        self._hog = shared_hog(1)
 
     def _detect(self, rgb: np.ndarray) -> list[Detection]:
         # HOG on grey: a quarter faster than on colour (gradients of one channel), same faces found.
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        rects, scores, _ = self._det.run(grey, self.options.upsample, min(self.options.threshold, 0.0))
+        with self._hog.lock:
+            rects, scores, _ = self._hog.model.run(
+                grey, self.options.upsample, min(self.options.threshold, 0.0)
+            )
         return [
             Detection(np.array([r.left(), r.top(), r.right() + 1, r.bottom() + 1], float), float(s))
             for r, s in zip(rects, scores)

@@ -380,17 +380,19 @@ def _run(
     last_position = None
 
     def frames_in_working_space():
-        for info, pixels in plate.iter_frames([frames[i] for i in todo]):
-            yield info, converter.to_working_uint8(pixels)
+        # Runs in the prefetch thread: decoding, colour and keyframe detection overlap the landmarks.
+        for position, (info, pixels) in zip(todo, plate.iter_frames([frames[i] for i in todo])):
+            rgb = converter.to_working_uint8(pixels)
+            seen = normalise_for_detection(rgb, opts.normalise)
+            ahead = tracker.finder.detector.detect(seen) if tracker.keyframe(position) else None
+            yield position, info, rgb, seen, ahead
 
     try:
-        positions = iter(todo)
-        for info, rgb in prefetch(frames_in_working_space(), depth=4):
-            position = next(positions)
+        for position, info, rgb, seen, ahead in prefetch(frames_in_working_space(), depth=4):
             if last_position is None or position != last_position + 1:
                 tracker.resume(_previous_state(store, frames, position), tracker.next_track_id)
             last_position = position
-            tracked = tracker.step(normalise_for_detection(rgb, opts.normalise), position)
+            tracked = tracker.step(seen, position, ahead)
             faces = build_faces(info.frame, (rgb.shape[1], rgb.shape[0]), tracked, opts)
             rec = FrameRecord(
                 frame=info.frame,

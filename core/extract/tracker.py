@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from facegraft.extract.alignment import canonical_box, eye_distance, to_canonical
-from facegraft.extract.detectors import Detector
+from facegraft.extract.detectors import Detection, Detector
 from facegraft.extract.landmarkers import Landmarker
 from facegraft.extract.verify import cnn_face_check, face_check
 
@@ -171,17 +171,23 @@ class FaceFinder:
             conf, _ = face_check(rgb, pts)
         return pts, conf
 
-    def find(self, rgb: np.ndarray, known: list[np.ndarray] | None = None) -> list[TrackedFace]:
+    def find(
+        self,
+        rgb: np.ndarray,
+        known: list[np.ndarray] | None = None,
+        detections: list[Detection] | None = None,
+    ) -> list[TrackedFace]:
         """Faces in an (H, W, 3) uint8 frame, duplicates merged; with rotate_retry, turned plates too.
 
-        Detections on faces already `known` (landmark boxes of tracked faces) are skipped."""
-        faces = self._find_upright(rgb, known or [])
+        Detections on faces already `known` (landmark boxes of tracked faces) are skipped; `detections`
+        are the detector's boxes on this frame when they were found ahead of time."""
+        faces = self._find_upright(rgb, known or [], detections)
         if faces or known or not self.rotate_retry:
             return faces
         h, w = rgb.shape[:2]
         for k in (2, 1, 3):  # upside down is the commonest wrong orientation
             turned = np.ascontiguousarray(np.rot90(rgb, k))
-            faces = self._find_upright(turned, [])
+            faces = self._find_upright(turned, [], None)
             if faces:
                 back = cv2.invertAffineTransform(_rotation(k, w, h))
                 for f in faces:
@@ -202,9 +208,11 @@ class FaceFinder:
         self._verdicts = [*self._verdicts[-31:], (lbox, verdict)]
         return verdict
 
-    def _find_upright(self, rgb: np.ndarray, known: list[np.ndarray]) -> list[TrackedFace]:
+    def _find_upright(
+        self, rgb: np.ndarray, known: list[np.ndarray], detections: list[Detection] | None = None
+    ) -> list[TrackedFace]:
         faces: list[TrackedFace] = []
-        for det in self.detector.detect(rgb):
+        for det in self.detector.detect(rgb) if detections is None else detections:
             centre = (det.box[:2] + det.box[2:]) / 2
             if any(k[0] <= centre[0] <= k[2] and k[1] <= centre[1] <= k[3] for k in known):
                 continue
@@ -243,25 +251,34 @@ class Tracker:
         self.previous = previous
         self.next_track_id = next_track_id
 
-    def step(self, rgb: np.ndarray, position: int) -> list[TrackedFace]:
+    def keyframe(self, position: int) -> bool:
+        """Whether the frame at `position` runs the detector whatever the tracks do (so a caller may
+        detect on it ahead of time, e.g. in the thread that decodes frames)."""
+        return position % self.detect_every == 0
+
+    def step(
+        self, rgb: np.ndarray, position: int, detections: list[Detection] | None = None
+    ) -> list[TrackedFace]:
         """Faces in this frame; `position` is the frame's index in the extraction's frame list.
 
-        Keyframes (every `detect_every`) run the detector for new faces; other frames only follow the
-        known ones. A lost track makes the frame a full detection.
+        Keyframes (every `detect_every`) run the detector for new faces (or take the `detections` found
+        on this frame ahead of time); other frames only follow the known ones. A lost track makes the
+        frame a full detection.
         """
         if self.detect_every == 1:  # detection on every frame, each frame on its own: no tracking
-            faces = self.finder.find(rgb)
+            faces = self.finder.find(rgb, detections=detections)
             self._match(rgb, faces)
             faces.sort(key=lambda f: (float(f.landmarks[:, 0].mean()), float(f.landmarks[:, 1].mean())))
             self.previous = faces
             return faces
         keyframe = position % self.detect_every == 0
         followed = self._follow(rgb, verify=keyframe) if self.previous else []
+        ahead = detections if keyframe else None
         if followed is None:
-            faces = self.finder.find(rgb)
+            faces = self.finder.find(rgb, detections=ahead)
             self._match(rgb, faces)
         elif keyframe or not followed:
-            new = self.finder.find(rgb, known=[landmark_box(f.landmarks) for f in followed])
+            new = self.finder.find(rgb, known=[landmark_box(f.landmarks) for f in followed], detections=ahead)
             self._match(rgb, new)
             faces = followed + new
         else:

@@ -7,21 +7,18 @@ at the wrong roll, does not. Cost: about a millisecond per candidate.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 import cv2
 import numpy as np
 
 from facegraft.extract.alignment import canonical_box, to_canonical
-from facegraft.extract.detectors import shared_hog
+from facegraft.extract.detectors import LockedModel, shared_hog
 from facegraft.extract.model_files import shipped_model
 
 FACE_PX = 100  # canonical box side in the verification crop: HOG's window is 80 px
 NO_FACE = -2.0
-
-
-def _hog():
-    return shared_hog()
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -33,10 +30,10 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @lru_cache(maxsize=1)
-def _mmod():
+def _mmod() -> LockedModel:
     import dlib
 
-    return dlib.cnn_face_detection_model_v1(str(shipped_model("mmod")))
+    return LockedModel(dlib.cnn_face_detection_model_v1(str(shipped_model("mmod"))), threading.Lock())
 
 
 def _upright(rgb: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
@@ -60,12 +57,15 @@ def cnn_face_check(rgb: np.ndarray, landmarks: np.ndarray) -> bool:
     """dlib's CNN (MMOD) detector finds a face where the landmarks say: slower (~0.1 s) and much harder to
     fool than HOG, so it settles candidates that HOG verified only weakly."""
     crop, expected, _, _ = _upright(rgb, landmarks)
+    mmod = _mmod()
+    with mmod.lock:
+        found = mmod.model(crop, 0)
     return any(
         _iou(
             np.array([d.rect.left(), d.rect.top(), d.rect.right() + 1, d.rect.bottom() + 1], float), expected
         )
         > 0.3
-        for d in _mmod()(crop, 0)
+        for d in found
     )
 
 
@@ -77,7 +77,9 @@ def face_check(rgb: np.ndarray, landmarks: np.ndarray) -> tuple[float, np.ndarra
     >0.5 a clear one. Comparing the box with `canonical_box()` tells whether the landmarks drifted in scale.
     """
     crop, expected, k, origin = _upright(rgb, landmarks)
-    rects, scores, idx = _hog().run(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), 0, -1.0)
+    hog = shared_hog(0)
+    with hog.lock:
+        rects, scores, idx = hog.model.run(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), 0, -1.0)
     best, best_box = NO_FACE, None
     for r, s, i in zip(rects, scores, idx):
         found = np.array([r.left(), r.top(), r.right() + 1, r.bottom() + 1], float)
