@@ -301,9 +301,11 @@ class Tracker:
             pts, _ = self.finder.converge(rgb, prev.landmarks, MAX_FOLLOW_PASSES, FOLLOWED)
             conf = prev.confidence
             if verify:
-                pts, conf = self.finder.settle(rgb, pts)
+                settled, conf = self.finder.settle(rgb, pts)
                 if conf < self.finder.min_confidence - TRACK_SLACK:
                     return None
+                if settled is not pts:  # re-run in the detector's box: settle again, as detection does
+                    pts, _ = self.finder.converge(rgb, settled)
             pts = lm.refine(rgb, pts, final=True)
             patch = appearance(rgb, pts)
             if not verify and prev.patch is not None and float((patch * prev.patch).mean()) < SAME_FACE_NCC:
