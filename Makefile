@@ -5,7 +5,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.facegraft-installed
 TORCH  := torch==2.13.0
-PYTEST_ARGS ?=
+# Two workers, a test module at a time each: see tests/conftest.py.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: all demo test bench lint clean venv test-programs ofx
 

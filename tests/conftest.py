@@ -1,9 +1,38 @@
-"""Shared fixtures: the shipped photos and their reference landmarks (found once per session)."""
+"""Shared fixtures: the shipped photos and their reference landmarks (found once per session).
+
+`make test` splits the suite over two worker processes (pytest-xdist, a module per worker at a time, so
+module fixtures are built once). Each worker, and every process a test starts, then uses one compute
+thread: two workers with two threads each on two cores spend their time waiting for each other.
+"""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[_var] = "1"
+
+# The longest modules (measured with --durations), started first so that a split run does not end with
+# one worker still on a long module while the other sits idle.
+LONG_MODULES = (
+    "tests/e2e/test_train_identity.py",
+    "tests/e2e/test_train.py",
+    "tests/e2e/test_occlusion_masks.py",
+    "tests/hosts/test_watcher.py",
+    "tests/e2e/test_convert.py",
+    "tests/e2e/test_service.py",
+    "tests/e2e/test_provenance.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the long modules first, each module's tests kept together and in their own order."""
+    rank = {name: i for i, name in enumerate(LONG_MODULES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
 
 
 @pytest.fixture(scope="session")

@@ -37,7 +37,7 @@ class ExportResult:
         return {"out": str(self.out), "face_type": self.face_type, "size": self.size, "faces": self.faces}
 
 
-def _plates_of(store: AlignmentsStore, faces: list[Face], plate_override: str | None) -> dict:
+def plates_of(store: AlignmentsStore, faces: list[Face], plate_override: str | None) -> dict:
     """{(plate path, colourspace): {plate frame: [faces]}} for the faces of a shot or a merged faceset."""
     info = store.plate()
     groups: dict[tuple[str, str | None], dict[int, list[Face]]] = defaultdict(lambda: defaultdict(list))
@@ -78,7 +78,7 @@ def export_faceset(
         px = int(size or faces[0].size)
         if not 16 <= px <= 4096:
             raise InputError(f"--size must be 16..4096 pixels, got {px}")
-        groups = _plates_of(store, faces, plate)
+        groups = plates_of(store, faces, plate)
         plate_info, settings = store.plate(), store.settings()
     with new_shot_folder(out, "exporting") as tmp:
         with AlignmentsStore.open(tmp, create=True) as new:

@@ -17,7 +17,7 @@ import numpy as np
 from facegraft.errors import InputError
 from facegraft.extract.alignment import warp_face
 from facegraft.faceset.collection import FACES_DIR
-from facegraft.faceset.export import _plates_of
+from facegraft.faceset.export import plates_of
 from facegraft.io.colour import ColourConverter, resolve_colourspace
 from facegraft.io.plate import open_plate
 from facegraft.store.alignments import AlignmentsStore, Face
@@ -41,7 +41,7 @@ def face_crops(store: AlignmentsStore, faces: Sequence[Face]) -> Iterator[tuple[
         yield face, rgb
     if not missing:
         return
-    for (plate_path, colourspace), frames in _plates_of(store, missing, None).items():
+    for (plate_path, colourspace), frames in plates_of(store, missing, None).items():
         with open_plate(plate_path) as plate:
             conv = ColourConverter(resolve_colourspace(colourspace or plate.default_colourspace))
             absent = sorted(set(frames) - set(plate.frames))

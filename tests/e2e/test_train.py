@@ -37,7 +37,11 @@ TINY = [
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory, photos):
-    root = tmp_path_factory.mktemp("train")
+    return make_shots(tmp_path_factory.mktemp("train"), photos)
+
+
+def make_shots(root, photos):
+    """Two extracted shots under `root`: the astronaut (source), Grace Hopper (destination), 8 frames each."""
     for name, photo in (("src", photos["astronaut"]), ("dst", photos["grace_hopper"])):
         frames = [render(photo, m, (640, 480))[0] for m in camera_path(8, amplitude=30)]
         write_png_sequence(frames, root / name / "plate.%04d.png")
@@ -180,69 +184,6 @@ def test_killed_training_resumes_from_its_last_save_every_time(shots, tmp_path):
     summary = [json.loads(x) for x in final.stdout.splitlines() if '"summary"' in x][-1]
     assert summary["resumed_from"] == last_resume and summary["iteration"] == finish
     assert len(CheckpointStore(model).load_latest().state["loss_history"]) == finish
-
-
-def test_a_few_minutes_of_training_moves_the_swap_towards_the_source_identity(shots, tmp_path, photos):
-    """A small 64 px model trained for a few CPU minutes (a fixed step count, not wall-clock time): the loss
-    falls by more than half, and the destination faces run through the source path are measurably closer
-    to the source person (dlib face-recognition distance) than the destination faces themselves."""
-    from facegraft.extract import identity
-    from facegraft.train.evaluate import swap_identity
-    from facegraft.train.faceset import load_faceset
-    from facegraft.train.models import ModelConfig, build_model
-
-    model = tmp_path / "model"
-    proc = subprocess.run(
-        _cmd(
-            shots,
-            model,
-            "--resolution",
-            "64",
-            "--ae-dims",
-            "64",
-            "--e-dims",
-            "16",
-            "--d-dims",
-            "16",
-            "--d-mask-dims",
-            "8",
-            "--batch",
-            "4",
-            "--workers",
-            "0",
-            "--lr",
-            "3e-4",
-            "--bf16",
-            "auto",
-            "--iterations",
-            "300",
-            "--save-every",
-            "300",
-            "--preview-every",
-            "300",
-            "--progress",
-            "quiet",
-        ),
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    assert proc.returncode == 0, proc.stderr
-    ckpt = CheckpointStore(model).load_latest(fallback=False)
-    history = ckpt.state["loss_history"]
-    assert np.mean(history[-20:]) < 0.5 * np.mean(history[:10])
-    net = build_model(ModelConfig.from_dict(ckpt.state["config"]))
-    net.load_state_dict(ckpt.model_state)
-    dst = load_faceset(shots / "dst_shot", 64)
-    from facegraft.extract.pipeline import ExtractOptions, build_tracker
-
-    ref = photos["astronaut"]
-    src_desc = identity.embed(
-        ref, build_tracker(ExtractOptions(detect_every=1, embeddings=False)).step(ref, 0)[0].landmarks
-    )
-    report = swap_identity(net, dst.images, src_desc).summary()
-    assert report["faces"] >= len(dst) // 2, report
-    assert report["swap_to_source_mean"] < report["original_to_source_mean"] - 0.1, report
 
 
 def test_two_process_gloo_training_keeps_the_ranks_identical(shots, tmp_path):
