@@ -271,7 +271,7 @@ class Tracker:
             faces.sort(key=lambda f: (float(f.landmarks[:, 0].mean()), float(f.landmarks[:, 1].mean())))
             self.previous = faces
             return faces
-        keyframe = position % self.detect_every == 0
+        keyframe = self.keyframe(position)
         followed = self._follow(rgb, verify=keyframe) if self.previous else []
         ahead = detections if keyframe else None
         if followed is None:
