@@ -5,8 +5,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.facegraft-installed
 TORCH  := torch==2.13.0
-# Two workers, a test module at a time each: see tests/conftest.py.
-PYTEST_ARGS ?= -n 2 --dist loadfile
+# Two workers, a test module at a time each, in the order tests/conftest.py gives (longest first).
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
 
 .PHONY: all demo test bench lint clean venv test-programs ofx
 
