@@ -8,6 +8,7 @@ sequence is the same whatever the number of workers.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue
 
 import numpy as np
@@ -30,16 +31,23 @@ def _worker(
     import cv2
 
     cv2.setNumThreads(1)
+    parent = os.getppid()
+
+    def wanted() -> bool:  # a trainer killed outright never sets `stop`: its worker is handed to init
+        return not stop.is_set() and os.getppid() == parent
+
     k = index
-    while not stop.is_set():
+    while wanted():
         batch = batch_for_seed(src, dst, n, seed + k, opts)
-        while not stop.is_set():
+        while wanted():
             try:
                 out.put(batch, timeout=0.2)
                 break
             except queue.Full:
                 continue
         k += count
+    if os.getppid() != parent:
+        out.cancel_join_thread()  # nobody reads the queue any more: exit without flushing it
 
 
 class BatchLoader:
