@@ -9,7 +9,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from test_train import _cmd, make_shots  # the same two extracted shots and train command
+from test_train import TINY, _cmd, make_shots  # the same two extracted shots, model and command
 
 from facegraft.train.checkpoint import CheckpointStore
 
@@ -33,18 +33,7 @@ def test_a_few_minutes_of_training_moves_the_swap_towards_the_source_identity(sh
         _cmd(
             shots,
             model,
-            "--resolution",
-            "64",
-            "--ae-dims",
-            "64",
-            "--e-dims",
-            "16",
-            "--d-dims",
-            "16",
-            "--d-mask-dims",
-            "8",
-            "--batch",
-            "4",
+            *TINY,  # the same small model; the later options below win
             "--workers",
             "0",
             "--lr",
