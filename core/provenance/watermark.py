@@ -2,13 +2,14 @@
 
 The mark lives in the face's own coordinate frame: the face is found with the engine's detector and 68
 landmarks and warped to a 64 x 64 canonical grid. There, each coded bit is carried by spread-transform dither
-modulation (STDM) of a signed sum of Fourier magnitudes of the windowed face in a low-mid band: magnitudes do
+modulation (STDM) of a signed sum of Fourier magnitudes of the windowed face in a mid band: magnitudes do
 not care where the face sits to a fraction of a cell, the band survives H.264 and half-size frames, and
-dividing by the band's rms magnitude (after removing the windowed mean) cancels brightness gains and
-offsets. The face alignment undoes crops, scaling and camera moves; the reader searches the little scale,
-roll and shift that landmark jitter leaves. Bits are protected by a rate-1/2 convolutional code (K=7) with
-soft Viterbi decoding and checked by a CRC-8 and the engine id, which keeps false detections rare.
-Luminance only, display-referred, and only inside the matte.
+dividing by the face's contrast (after removing the windowed mean) cancels brightness gains and offsets.
+The face alignment undoes crops, scaling and camera moves; the reader searches the little scale, roll and
+shift that landmark jitter leaves. The payload (engine id, job tag, CRC-8) goes through a rate-1/2
+convolutional code (K=7); with the engine id fixed only 2^16 codewords are valid, at least 16 bits apart,
+and the reader decodes by maximum likelihood over all of them, which reads marks that H.264 has damaged
+past what Viterbi decoding and a CRC check recover. Luminance only, display-referred, only inside the matte.
 """
 
 from __future__ import annotations
@@ -34,12 +35,13 @@ _DEBUG = False
 GRID = 64  # canonical grid the carriers live on
 FACE_TYPE = "full"
 _KEY = 0x5EED_FACE  # carrier and dither key: fixed, so any facegraft build finds any facegraft mark
-BAND_LOW, BAND_HIGH = 6.0, 16.0  # cycles per grid: above lighting, below what H.264 and half size lose
-STEP = 0.17  # STDM quantiser step, in units of the band's rms magnitude
+BAND_LOW, BAND_HIGH = 10.0, 24.0  # cycles per grid: above lighting, below what H.264 and half size lose
+CONTRAST_UNITS = 25.0  # a typical face's band rms magnitude per unit of its contrast (windowed luma std)
+STEP = 0.35  # STDM quantiser step, in CONTRAST_UNITS of the face's contrast
 MIN_PSNR = 45.1  # dB inside the matte: a face that would need more change is marked more weakly
 STABLE = 0.0035  # a landmark fit moving less than this share of the face's size under another pass is steady
-KNOWN_THRESHOLD = 0.45  # decision for a known payload: mean agreement with its codeword
-THRESHOLD = 0.5  # decision: mean agreement of the soft bits with the decoded codeword
+KNOWN_THRESHOLD = 0.40  # decision for a known payload: mean agreement with its codeword (unmarked: < 0.32)
+THRESHOLD = 0.52  # decision: mean agreement with the best of the 2^16 codewords (unmarked: 0.39-0.49)
 
 
 @dataclass(frozen=True)
@@ -84,15 +86,6 @@ def payload_bits(payload: Payload) -> np.ndarray:
     return np.concatenate([body, _crc8(body)])
 
 
-def parse_bits(bits: np.ndarray) -> Payload | None:
-    """The payload of decoded info bits, or None when the CRC does not check."""
-    body, crc = bits[: 8 + JOB_BITS], bits[8 + JOB_BITS :]
-    if not np.array_equal(_crc8(body), crc):
-        return None
-    value = int("".join(str(int(b)) for b in body), 2)
-    return Payload(value >> JOB_BITS, value & ((1 << JOB_BITS) - 1))
-
-
 def _parity(x: int) -> int:
     return bin(x).count("1") & 1
 
@@ -105,50 +98,6 @@ def conv_encode(bits: np.ndarray) -> np.ndarray:
         out.extend(_parity(reg & g) for g in _GENERATORS)
         state = reg >> 1
     return np.array(out, np.uint8)
-
-
-def _symbols(state: np.ndarray, bit: np.ndarray) -> np.ndarray:
-    """(..., 2) the code bits as +-1 (bit 0 -> +1) leaving `state` on input `bit`."""
-    reg = (bit << (_K - 1)) | state
-    return np.stack([1.0 - 2.0 * np.vectorize(_parity)(reg & g) for g in _GENERATORS], axis=-1)
-
-
-@lru_cache(maxsize=1)
-def _trellis() -> tuple[np.ndarray, np.ndarray]:
-    """Each state's two predecessors (2, states) and the code symbols on those branches (2, states, 2).
-
-    Next state = (bit << 5) | (state >> 1), so state s' is reached from 2 (s' & 31) and 2 (s' & 31) + 1."""
-    n_states = 1 << (_K - 1)
-    nxt = np.arange(n_states)
-    bit = nxt >> (_K - 2)
-    low = nxt & (n_states // 2 - 1)
-    pred = np.stack([2 * low, 2 * low + 1])
-    return pred, np.stack([_symbols(pred[0], bit), _symbols(pred[1], bit)])
-
-
-def viterbi_decode(soft: np.ndarray) -> np.ndarray:
-    """Soft-decision Viterbi for `conv_encode`: (..., 2 m) soft values (+ means bit 0) -> (..., m - 6) bits.
-
-    Decodes a batch of soft vectors at once (the reader tries many geometries per face)."""
-    pred, sym = _trellis()
-    soft = np.asarray(soft, np.float64)
-    batch = soft.reshape(-1, soft.shape[-1])
-    n, steps = batch.shape[0], batch.shape[1] // 2
-    pairs = batch.reshape(n, steps, 2)
-    metric = np.full((n, pred.shape[1]), -np.inf)
-    metric[:, 0] = 0.0
-    choice = np.zeros((steps, n, pred.shape[1]), np.int8)
-    rows = np.arange(n)[:, None]
-    for t in range(steps):
-        cand = metric[:, pred] + np.einsum("ksc,nc->nks", sym, pairs[:, t])  # (n, 2, states)
-        choice[t] = np.argmax(cand, axis=1)
-        metric = np.take_along_axis(cand, choice[t][:, None, :].astype(np.int64), axis=1)[:, 0]
-    state = np.zeros(n, np.int64)  # the zero tail ends every path in state 0
-    out = np.zeros((n, steps), np.uint8)
-    for t in range(steps - 1, -1, -1):
-        out[:, t] = state >> (_K - 2)
-        state = pred[choice[t][rows[:, 0], state], state]
-    return out[:, : steps - (_K - 1)].reshape(*soft.shape[:-1], steps - (_K - 1))
 
 
 @lru_cache(maxsize=1)
@@ -223,11 +172,22 @@ def _band_operator() -> np.ndarray:
     return np.concatenate([band(eye[i : i + 512]) for i in range(0, GRID * GRID, 512)]).T.copy()
 
 
-def projections(coeffs: np.ndarray) -> np.ndarray:
-    """(..., CODED_BITS) each bit's signed sum of band magnitudes, in units of the band's rms magnitude
-    (so a brightness gain leaves it alone)."""
-    mag = np.abs(coeffs)
-    return mag @ _bins()[2].T / (np.sqrt(np.mean(mag**2, axis=-1, keepdims=True)) + 1e-12)
+def contrast(grid: np.ndarray) -> np.ndarray:
+    """(...,) the windowed standard deviation of (..., GRID, GRID) luma grids: scaled by a brightness gain,
+    blind to an offset, and set by the face's large shapes, which neither the mark nor H.264 moves."""
+    w = window()
+    g = np.asarray(grid, np.float64)
+    mean = (g * w).sum(axis=(-2, -1), keepdims=True) / w.sum()
+    return np.sqrt((w * (g - mean) ** 2).sum(axis=(-2, -1)) / w.sum())
+
+
+def projections(coeffs: np.ndarray, contrasts: np.ndarray) -> np.ndarray:
+    """(..., CODED_BITS) each bit's signed sum of band magnitudes `coeffs` (..., bins), in CONTRAST_UNITS
+    of the face's `contrasts` (...,), so a brightness gain leaves it alone.
+
+    Not in units of the band's own rms (as before): H.264 softens the band, which moved every projection
+    off its lattice at once; the face's contrast lives in lower frequencies the codec keeps."""
+    return np.abs(coeffs) @ _bins()[2].T / (np.asarray(contrasts)[..., None] * CONTRAST_UNITS + 1e-12)
 
 
 def _targets(p: np.ndarray, code: np.ndarray) -> np.ndarray:
@@ -248,11 +208,11 @@ def _grid_change(grid: np.ndarray, code: np.ndarray, allowed: np.ndarray) -> np.
     op = _band_operator()
     coeffs = op @ grid.astype(np.float64).ravel()
     mag = np.abs(coeffs)
-    rms = np.sqrt(np.mean(mag**2)) + 1e-12
+    unit = float(contrast(grid)) * CONTRAST_UNITS + 1e-12
     groups = _bins()[2]
-    p = groups @ mag / rms
+    p = groups @ mag / unit
     weight = allowed.astype(np.float64).ravel()
-    jac = groups @ np.real(np.conj(coeffs / np.maximum(mag, 1e-12))[:, None] * op) / rms * weight
+    jac = groups @ np.real(np.conj(coeffs / np.maximum(mag, 1e-12))[:, None] * op) / unit * weight
     want = _targets(p, code) - p
     return (weight * (jac.T @ np.linalg.solve(jac @ jac.T + 1e-9 * np.eye(len(want)), want))).reshape(
         GRID, GRID
@@ -380,7 +340,8 @@ def read_face(y: np.ndarray, landmarks: np.ndarray, known: Payload | None = None
             )
             for h in hyps
         ]
-        return projections(band(np.stack(grids)))
+        grids = np.stack(grids)
+        return projections(band(grids), contrast(grids))
 
     coarse = np.array(
         [
@@ -419,10 +380,10 @@ def _nudge(matrix: np.ndarray, scale: float, degrees: float, tx: float = 0.0, ty
 
 def _fits(p: np.ndarray, code: np.ndarray | None = None) -> np.ndarray:
     """(n,) how well each row of projections matches a codeword: the mean agreement of its soft bits with
-    `code` (+-1) when given, else with the codeword Viterbi decodes from them."""
+    `code` (+-1) when given, else with the best of facegraft's 2^16 codewords."""
     soft = soft_bits(p)
     if code is None:
-        code = 1.0 - 2.0 * np.array([conv_encode(bits) for bits in viterbi_decode(soft)], np.float64)
+        return (np.asarray(soft, np.float32) @ codebook().T).max(axis=-1) / CODED_BITS
     return np.mean(soft * code, axis=-1)
 
 
@@ -454,13 +415,26 @@ def _decode(p: np.ndarray) -> Reading:
     return decode_soft(soft_bits(p))
 
 
+@lru_cache(maxsize=1)
+def codebook() -> np.ndarray:
+    """(2 ** JOB_BITS, CODED_BITS) float32 +-1: the codeword of every job under facegraft's engine id.
+
+    Both the CRC (zero start) and the convolutional code are linear over GF(2), so each codeword is the
+    job-0 codeword plus, for each set job bit, that bit's own difference word."""
+    base = conv_encode(payload_bits(Payload(ENGINE_ID, 0)))
+    diffs = np.stack([conv_encode(payload_bits(Payload(ENGINE_ID, 1 << i))) ^ base for i in range(JOB_BITS)])
+    jobs = (np.arange(1 << JOB_BITS)[:, None] >> np.arange(JOB_BITS)) & 1
+    words = (base + jobs @ diffs) % 2
+    return (1.0 - 2.0 * words).astype(np.float32)
+
+
 def decode_soft(soft: np.ndarray) -> Reading:
     """The payload of (CODED_BITS,) soft bits -1..1 (one frame's, or the mean of several frames')."""
-    bits = viterbi_decode(soft)
-    payload = parse_bits(bits)
-    agreement = float(np.mean(soft * (1.0 - 2.0 * conv_encode(bits))))
-    ok = payload is not None and payload.engine == ENGINE_ID and agreement >= THRESHOLD
-    return Reading(ok, max(0.0, agreement), payload if ok else None, soft)
+    corr = codebook() @ np.asarray(soft, np.float32) / CODED_BITS
+    job = int(np.argmax(corr))
+    agreement = float(corr[job])
+    ok = agreement >= THRESHOLD
+    return Reading(ok, max(0.0, agreement), Payload(ENGINE_ID, job) if ok else None, soft)
 
 
 def sequence_payload(readings: list[Reading | None]) -> Payload | None:

@@ -60,6 +60,18 @@ def test_the_payload_survives_bit_errors_through_the_code():
     assert not garbage.detected and garbage.payload is None
 
 
+def test_the_reader_knows_every_valid_codeword_and_they_lie_far_apart():
+    book = wm.codebook()
+    assert book.shape == (1 << wm.JOB_BITS, wm.CODED_BITS)
+    for job in (0, 1, 0x1234, 0xBEEF, 0xFFFF):
+        word = wm.conv_encode(wm.payload_bits(wm.Payload(wm.ENGINE_ID, job)))
+        assert np.array_equal(book[job], 1.0 - 2.0 * word), job
+    sample = book[np.random.default_rng(0).choice(len(book), 2000, replace=False)]
+    distances = (wm.CODED_BITS - sample @ book.T) / 2  # Hamming distance to every codeword
+    distances[distances == 0] = wm.CODED_BITS
+    assert distances.min() >= 14  # any 6 wrong bits still decode to the right job; soft decoding far more
+
+
 def test_marking_keeps_the_picture_inside_and_changes_nothing_outside(clip):
     for (x, marked), matte in zip(clip["display"], clip["mattes"]):
         inside = matte > 0
