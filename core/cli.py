@@ -418,6 +418,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         convert_args={**merge, "smooth": False},
     )
     watcher = Watcher(opts, client)
+    _stop_on_signals(watcher)
     try:
         watcher.run(until_idle=args.until_idle)
     except KeyboardInterrupt:
@@ -427,6 +428,21 @@ def cmd_watch(args: argparse.Namespace) -> int:
     else:
         _say(args, f"processed {len(watcher.processed)} frames into {out_dir}")
     return 0
+
+
+def _stop_on_signals(watcher) -> None:
+    """SIGINT and SIGTERM stop a watcher where it stands (a batch already sent runs on in the engine).
+
+    Installed explicitly: a process started in the background by a non-interactive shell inherits SIGINT
+    ignored, and a supervisor's SIGTERM would otherwise end it without its summary."""
+    import signal
+
+    def stop(signum, frame) -> None:
+        watcher.stop()
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
 
 
 def cmd_farm(args: argparse.Namespace) -> int:

@@ -117,8 +117,10 @@ def test_slow_partial_renamed_and_out_of_order_frames_are_each_processed_once(so
         assert [j["args"]["frames"] for j in again] == ["1002"] and again[0]["result"]["frames_done"] == 1
     finally:
         watcher.send_signal(signal.SIGINT)
-        _, err = watcher.communicate(timeout=60)
+        stdout, err = watcher.communicate(timeout=60)
         stop_service(home)
+    assert watcher.returncode == 0, err[-2000:]
+    assert json.loads(stdout.strip().splitlines()[-1])["processed"] == FRAMES + 1, "a summary on the way out"
     assert err.count("plate.1099.exr") == 1, "the truncated frame is reported once"
 
 
