@@ -40,7 +40,7 @@ CONTRAST_UNITS = 25.0  # a typical face's band rms magnitude per unit of its con
 STEP = 0.38  # STDM quantiser step, in CONTRAST_UNITS of the face's contrast
 MIN_PSNR = 45.1  # dB inside the matte: a face that would need more change is marked more weakly
 STABLE = 0.0035  # a landmark fit moving less than this share of the face's size under another pass is steady
-KNOWN_THRESHOLD = 0.40  # decision for a known payload: mean agreement with its codeword (unmarked: < 0.32)
+KNOWN_THRESHOLD = 0.40  # decision for a known payload: mean agreement with its codeword (unmarked: <= 0.35)
 THRESHOLD = 0.52  # decision: mean agreement with the best of the 2^16 codewords (unmarked: 0.39-0.49)
 
 
