@@ -175,8 +175,8 @@ def report(r: dict) -> str:
         f"mean {r['psnr_inside_mean']:.2f} dB (target >= 45 dB)",
         f"- pixels changed outside the matte: {r['pixels_changed_outside']}",
         f"- marking time: {r['mark_seconds_per_frame'] * 1000:.0f} ms per frame (face finding included)",
-        f"- decision: agreement >= {r.get('threshold', 0):.2f} with the best of facegraft's 2^16 codewords "
-        f"(blind), >= {r.get('known_threshold', 0):.2f} with a payload the file's other frames gave (known)",
+        f"- decision: agreement >= {r['threshold']:.2f} with the best of facegraft's 2^16 codewords "
+        f"(blind), >= {r['known_threshold']:.2f} with a payload the file's other frames gave (known)",
         "",
         "| attack | single frame | sequence | false, plates (blind / known payload) |"
         " false, photos (blind / known) | max agreement, unmarked (blind / known) |",
@@ -187,7 +187,7 @@ def report(r: dict) -> str:
         lines.append(
             f"| {name} | {d['single_frame']:.1%} | {d['sequence']:.1%} | {fp['blind']:.1%} / "
             f"{fp['known_payload']:.1%} | {fo['blind']:.1%} / {fo['known_payload']:.1%} | "
-            f"{max(fp.get('blind_max_agreement', 0), fo.get('blind_max_agreement', 0)):.2f} / "
+            f"{max(fp['blind_max_agreement'], fo['blind_max_agreement']):.2f} / "
             f"{max(fp['known_max_agreement'], fo['known_max_agreement']):.2f} |"
         )
     if r.get("demo"):

@@ -155,14 +155,18 @@ def canonical(y: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndar
     return _grid(y, m), m
 
 
-def band(grid: np.ndarray) -> np.ndarray:
-    """(..., bins) complex: the band's Fourier coefficients of (..., GRID, GRID) canonical luma grids,
-    windowed, less their windowed mean (so a brightness offset leaves them alone)."""
-    iy, ix, _ = _bins()
+def _centred(grid: np.ndarray) -> np.ndarray:
+    """(..., GRID, GRID) float64: luma grids less their windowed mean (so a brightness offset leaves them)."""
     w = window()
     g = np.asarray(grid, np.float64)
-    mean = (g * w).sum(axis=(-2, -1), keepdims=True) / w.sum()
-    return np.fft.rfft2(w * (g - mean))[..., iy, ix]
+    return g - (g * w).sum(axis=(-2, -1), keepdims=True) / w.sum()
+
+
+def band(grid: np.ndarray) -> np.ndarray:
+    """(..., bins) complex: the band's Fourier coefficients of (..., GRID, GRID) canonical luma grids,
+    windowed, less their windowed mean."""
+    iy, ix, _ = _bins()
+    return np.fft.rfft2(window() * _centred(grid))[..., iy, ix]
 
 
 @lru_cache(maxsize=1)
@@ -176,9 +180,7 @@ def contrast(grid: np.ndarray) -> np.ndarray:
     """(...,) the windowed standard deviation of (..., GRID, GRID) luma grids: scaled by a brightness gain,
     blind to an offset, and set by the face's large shapes, which neither the mark nor H.264 moves."""
     w = window()
-    g = np.asarray(grid, np.float64)
-    mean = (g * w).sum(axis=(-2, -1), keepdims=True) / w.sum()
-    return np.sqrt((w * (g - mean) ** 2).sum(axis=(-2, -1)) / w.sum())
+    return np.sqrt((w * _centred(grid) ** 2).sum(axis=(-2, -1)) / w.sum())
 
 
 def projections(coeffs: np.ndarray, contrasts: np.ndarray) -> np.ndarray:
@@ -383,7 +385,7 @@ def _fits(p: np.ndarray, code: np.ndarray | None = None) -> np.ndarray:
     `code` (+-1) when given, else with the best of facegraft's 2^16 codewords."""
     soft = soft_bits(p)
     if code is None:
-        return (np.asarray(soft, np.float32) @ codebook().T).max(axis=-1) / CODED_BITS
+        return _agreements(soft).max(axis=-1)
     return np.mean(soft * code, axis=-1)
 
 
@@ -428,9 +430,14 @@ def codebook() -> np.ndarray:
     return (1.0 - 2.0 * words).astype(np.float32)
 
 
+def _agreements(soft: np.ndarray) -> np.ndarray:
+    """(..., 2 ** JOB_BITS) the mean agreement of (..., CODED_BITS) soft bits with every valid codeword."""
+    return np.asarray(soft, np.float32) @ codebook().T / CODED_BITS
+
+
 def decode_soft(soft: np.ndarray) -> Reading:
     """The payload of (CODED_BITS,) soft bits -1..1 (one frame's, or the mean of several frames')."""
-    corr = codebook() @ np.asarray(soft, np.float32) / CODED_BITS
+    corr = _agreements(soft)
     job = int(np.argmax(corr))
     agreement = float(corr[job])
     ok = agreement >= THRESHOLD
