@@ -94,7 +94,8 @@ def read_watermark(path: str | Path, tags: dict[str, str]) -> dict:
     """The watermark decision for an image, a sequence or a video.
 
     Each frame's faces are read alone; for several frames, the payload most of them decoded is then looked
-    for in the frames that did not decode alone (a far stronger test, see `watermark.read_face`).
+    for in the frames that did not decode alone or decoded to another job (a far stronger test, see
+    `watermark.read_face`).
     `confidence` is the agreement of the soft bits with the codeword for one image, and the share of the
     frames with a face that carry the mark for several."""
     from facegraft.io.colour import ColourConverter, resolve_colourspace
@@ -122,9 +123,9 @@ def read_watermark(path: str | Path, tags: dict[str, str]) -> dict:
 
     readings = read(None, frames)
     payload = wm.sequence_payload(list(readings.values()))
-    missed = [f for f, r in readings.items() if r is not None and not r.detected]
-    if payload is not None and missed and len(frames) > 1:
-        readings.update(read(payload, missed))
+    missed = [f for f, r in readings.items() if wm.needs_recheck(r, payload)]
+    if missed and len(frames) > 1:
+        readings.update({f: wm.rechecked(readings[f], known) for f, known in read(payload, missed).items()})
     with_face = [r for r in readings.values() if r is not None]
     hits = [r for r in with_face if r.detected]
     if len(frames) == 1:
