@@ -63,13 +63,10 @@ def marked_plate(n: int) -> dict:
 
 def _rates(frames: list[np.ndarray], payload) -> dict:
     """Single-frame and sequence detection rates of frames that carry `payload`."""
-    from facegraft.provenance.watermark import needs_recheck, read_frame, rechecked, sequence_payload
+    from facegraft.provenance.watermark import read_frame, read_sequence
 
     alone = [read_frame(f) for f in frames]
-    found = sequence_payload(alone)
-    joint = [
-        rechecked(r, read_frame(f, found)) if needs_recheck(r, found) else r for f, r in zip(frames, alone)
-    ]
+    joint, found = read_sequence(frames, alone)
     n = len(frames)
     return {
         "frames": n,

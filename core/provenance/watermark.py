@@ -145,16 +145,18 @@ def dither() -> np.ndarray:
 
 
 LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])  # Rec.709: what the reader measures
+_BT601 = np.array([0.299, 0.587, 0.114])
 # How the writer spreads a unit change of luma over R, G and B: along BT.601's luma weights (the Y an H.264
 # encoder keeps when it converts RGB with its default matrix), scaled so Rec.709 luma moves by one. It costs
 # 0.62 of the squared change of moving R, G and B alike, so the same PSNR carries a 1.27x stronger mark.
-CHANNEL_WEIGHTS = np.array([0.299, 0.587, 0.114]) / (np.array([0.299, 0.587, 0.114]) @ LUMA_WEIGHTS)
+CHANNEL_WEIGHTS = (_BT601 / (_BT601 @ LUMA_WEIGHTS)).astype(np.float32)
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
     """(H, W, 3) display-referred float 0..1 (or uint8) -> (H, W) float32 Rec.709 luma 0..1."""
     x = rgb.astype(np.float32) / (255.0 if rgb.dtype == np.uint8 else 1.0)
-    return x[..., 0] * 0.2126 + x[..., 1] * 0.7152 + x[..., 2] * 0.0722
+    r, g, b = LUMA_WEIGHTS.astype(np.float32)
+    return x[..., 0] * r + x[..., 1] * g + x[..., 2] * b
 
 
 def canonical(y: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -258,7 +260,7 @@ def embed_face(
     for _ in range(rounds):
         delta = _grid_change(grid, code, allowed).astype(np.float32)
         warped = cv2.warpAffine(delta, inv, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderValue=0.0)
-        out += (warped * roi_matte)[..., None] * CHANNEL_WEIGHTS.astype(np.float32)
+        out += (warped * roi_matte)[..., None] * CHANNEL_WEIGHTS
         grid = _grid(luma(out), m_roi)
     inside = roi_matte > 0
     change = np.clip(out, 0.0, 1.0) - part
@@ -491,10 +493,13 @@ def read_frame(rgb: np.ndarray, known: Payload | None = None) -> Reading | None:
     return max(found, key=lambda r: (r.detected, r.confidence)) if found else None
 
 
-def read_sequence(frames: list[np.ndarray]) -> tuple[list[Reading | None], Payload | None]:
+def read_sequence(
+    frames: list[np.ndarray], alone: list[Reading | None] | None = None
+) -> tuple[list[Reading | None], Payload | None]:
     """Readings of the frames of one sequence (uint8 display-referred), and the payload it carries: frames
-    that do not decode alone, or decode to another job, are searched again for the payload most decoded."""
-    readings = [read_frame(f) for f in frames]
+    that do not decode alone, or decode to another job, are searched again for the payload most decoded.
+    `alone`: each frame's own reading when the caller already has them."""
+    readings = [read_frame(f) for f in frames] if alone is None else list(alone)
     payload = sequence_payload(readings)
     for i, r in enumerate(readings):
         if needs_recheck(r, payload):
