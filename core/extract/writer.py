@@ -59,11 +59,11 @@ class ShotWriter:
         store = None
         try:
             store = AlignmentsStore.open(self.db)
-            batch: list[tuple[FrameRecord, np.ndarray]] = []
+            batch: list[tuple[FrameRecord, list[np.ndarray | None]]] = []
             while True:
                 item = self._queue.get()
                 if item is not None:
-                    batch.append(item)
+                    batch.append(self._render(*item))
                 if batch and (item is None or len(batch) >= self.batch_frames):
                     self._flush(store, batch)
                     batch = []
@@ -82,18 +82,23 @@ class ShotWriter:
             if store is not None:
                 store.close()
 
-    def _flush(self, store: AlignmentsStore, batch: list[tuple[FrameRecord, np.ndarray]]) -> None:
-        crops = []
-        for rec, rgb in batch:
-            for face in rec.faces:
-                face.masks = landmark_masks(face.landmarks, face.matrix, face.size, self.masks)
-                crops.append(warp_face(rgb, face.matrix, face.size) if self.faces_dir else None)
+    def _render(self, rec: FrameRecord, rgb: np.ndarray) -> tuple[FrameRecord, list[np.ndarray | None]]:
+        """Masks and aligned crops of one frame's faces, made as soon as the frame arrives so the frame
+        (6 MB at 1080p) is let go at once rather than held until its batch is written."""
+        crops: list[np.ndarray | None] = []
+        for face in rec.faces:
+            face.masks = landmark_masks(face.landmarks, face.matrix, face.size, self.masks)
+            crops.append(warp_face(rgb, face.matrix, face.size) if self.faces_dir else None)
+        return rec, crops
+
+    def _flush(
+        self, store: AlignmentsStore, batch: list[tuple[FrameRecord, list[np.ndarray | None]]]
+    ) -> None:
         store.write_frames([rec for rec, _ in batch])
         if self.faces_dir is None:
             return
-        crop_iter = iter(crops)
-        for rec, _ in batch:
-            for face in rec.faces:
+        for rec, crops in batch:
+            for face, crop in zip(rec.faces, crops):
                 tags = {
                     **self.tags,
                     "face_id": face.id,
@@ -102,5 +107,5 @@ class ShotWriter:
                     "face_type": face.face_type,
                     "size": face.size,
                 }
-                write_face_image(self.faces_dir / face.image, next(crop_iter), tags)
+                write_face_image(self.faces_dir / face.image, crop, tags)
         store.set_setting(IMAGES_DONE_KEY, max(rec.frame for rec, _ in batch))

@@ -225,11 +225,14 @@ class ColourConverter:
         """The float32 working values of an image through the OCIO processor (any input dtype)."""
         return _sanitise_output(_apply(self._forward, _sanitise_input(img, clip_negative)))
 
-    def to_working_uint8(self, img: np.ndarray) -> np.ndarray:
-        """(H, W, 3) any native dtype in the source space -> (H, W, 3) uint8 working sRGB, clipped 0..255."""
+    def to_working_uint8(self, img: np.ndarray, copy: bool = True) -> np.ndarray:
+        """(H, W, 3) any native dtype in the source space -> (H, W, 3) uint8 working sRGB, clipped 0..255.
+
+        With `copy=False` an 8-bit image already in the working space comes back as it is (a frame the
+        caller owns: saves a 6 MB copy per 1080p frame)."""
         img = _check_rgb(img)
         if img.dtype == np.uint8 and self.identity:
-            return img.copy()
+            return img.copy() if copy else img
         if self.separable and img.dtype in (np.uint8, np.uint16, np.float16):
             return _lookup(self._table(img.dtype, "uint8"), _as_index(img))
         return _to_uint8(self._via_processor(img, clip_negative=True))

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from facegraft.errors import StoreError
+from facegraft.io.png import encode_png
 from facegraft.store import schema
 
 _FACE_COLUMNS = (
@@ -98,10 +99,7 @@ def encode_mask(mask: np.ndarray) -> tuple[bytes, str, int, int]:
     m = np.asarray(mask)
     if m.ndim != 2 or m.dtype != np.uint8:
         raise StoreError(f"a mask must be a 2-D uint8 array, got {m.dtype} {m.shape}")
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(m), [cv2.IMWRITE_PNG_COMPRESSION, 3])
-    if not ok:
-        raise StoreError("could not PNG-encode a mask")
-    return buf.tobytes(), "png", m.shape[0], m.shape[1]
+    return encode_png(m), "png", m.shape[0], m.shape[1]
 
 
 def decode_mask(data: bytes, codec: str, height: int, width: int) -> np.ndarray:

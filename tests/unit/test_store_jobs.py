@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import cv2
@@ -89,19 +88,26 @@ def test_unreadable_face_images(tmp_path: Path) -> None:
         write_face_image(tmp_path / "x.png", np.zeros((8, 8), np.uint8), {})
 
 
-def test_face_png_encode_is_fast() -> None:
-    rgb = _face_rgb(np.random.default_rng(2))
-    tags = {"face_id": 1, "frame": 1, "index": 0}
-    encode_face_png(rgb, tags)
-    runs = []
-    for _ in range(10):
-        start = time.perf_counter()
-        encode_face_png(rgb, tags)
-        runs.append(time.perf_counter() - start)
-    best = min(runs)
-    print(f"512x512 face PNG encode: best {best * 1000:.1f} ms, median {sorted(runs)[5] * 1000:.1f} ms")
-    # ~7 ms on a slow 2-core VM; the default zlib settings take ~3x longer. Generous bound for CI noise.
-    assert best < 0.05
+def test_face_png_is_a_standard_png_that_keeps_every_pixel(tmp_path: Path) -> None:
+    """Face PNGs are assembled by facegraft; OpenCV, OpenImageIO and Pillow must all read them back
+    exactly (odd sizes and the byte wrap-around of the Up filter included), compressed well below raw."""
+    rng = np.random.default_rng(2)
+    face = _face_rgb(rng)
+    rgb = face.copy()
+    rgb[::7, ::5] = 255  # sharp edges: row differences that wrap past 0 and 255
+    rgb[1::7, ::5] = 0
+    png = encode_face_png(face, {"face_id": 1, "frame": 1, "index": 0})
+    assert len(png) < face.nbytes * 0.8
+    oiio = pytest.importorskip("OpenImageIO")
+    pil = pytest.importorskip("PIL.Image")
+    for i, img in enumerate((face, rgb, rgb[:37, :53], rgb[:1, :1])):
+        path = tmp_path / f"{i}.png"
+        write_face_image(path, np.ascontiguousarray(img), {"face_id": i})
+        assert np.array_equal(read_face_png(path), img)
+        assert np.array_equal(oiio.ImageBuf(str(path)).get_pixels(oiio.UINT8), img)
+        with pil.open(path) as im:
+            assert im.mode == "RGB" and np.array_equal(np.asarray(im), img)
+        assert read_face_tags(path) == {"face_id": str(i)}
 
 
 def _shot(tmp_path: Path, n_frames: int = 5) -> tuple[AlignmentsStore, Path]:
