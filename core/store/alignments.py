@@ -97,8 +97,8 @@ def _blob(array: np.ndarray, what: str, shape: tuple[int | None, ...], dtype: st
 def encode_mask(mask: np.ndarray) -> tuple[bytes, str, int, int]:
     """Compress a 2-D uint8 mask losslessly; returns (data, codec, height, width)."""
     m = np.asarray(mask)
-    if m.ndim != 2 or m.dtype != np.uint8:
-        raise StoreError(f"a mask must be a 2-D uint8 array, got {m.dtype} {m.shape}")
+    if m.ndim != 2 or m.dtype != np.uint8 or 0 in m.shape:
+        raise StoreError(f"a mask must be a non-empty 2-D uint8 array, got {m.dtype} {m.shape}")
     return encode_png(m), "png", m.shape[0], m.shape[1]
 
 
