@@ -122,8 +122,9 @@ def final_selection(
     yaw: np.ndarray, pitch: np.ndarray, sharpness: np.ndarray, size: np.ndarray, count: int
 ) -> np.ndarray:
     """Indices of the best `count` faces spread over pose: every occupied yaw x pitch cell gets an equal
-    share (a cell with fewer faces passes its spare places on), and within a cell the sharpest faces win,
-    the larger face breaking near ties. Returned in pose order (yaw, then pitch), best first per cell."""
+    share (a cell with fewer faces passes its spare places on; places left over go to the fullest cells),
+    and within a cell the sharpest faces win, the larger face breaking near ties. Returned in pose order
+    (yaw, then pitch), best first per cell."""
     n = len(yaw)
     count = int(min(max(count, 0), n))
     cells = pose_cells(yaw, pitch)
@@ -134,7 +135,9 @@ def final_selection(
     open_cells = [c for c in members if members[c]]
     while left > 0 and open_cells:
         share = max(1, left // len(open_cells))
-        for c in list(open_cells):
+        # When places run short, the cells with the most faces left to choose from go first (not the
+        # lowest yaw), so an uneven count does not lean to one side of the head.
+        for c in sorted(open_cells, key=lambda c: (quota[c] - len(members[c]), c)):
             take = min(share, len(members[c]) - quota[c], left)
             quota[c] += take
             left -= take

@@ -113,3 +113,12 @@ def test_measures_read_what_they_say():
     assert measures.outside_fraction(inside, 100, (100, 100)) == 0.0
     shifted = np.array([[1.0, 0, 50], [0, 1.0, 0]])  # crop x = plate x + 50: the left half is off-frame
     assert abs(measures.outside_fraction(shifted, 100, (100, 100)) - 0.5) < 0.03
+
+
+def test_final_selection_gives_places_left_over_to_the_fullest_cells_not_the_lowest_yaw():
+    # 6 faces turned left, 1 just left of frontal, 5 frontal, 6 turned right; 6 places for 4 cells
+    yaw = np.array([-25.0] * 6 + [-5.0] + [5.0] * 5 + [25.0] * 6)
+    n = len(yaw)
+    chosen = ordering.final_selection(yaw, np.zeros(n), np.arange(n, dtype=float), np.ones(n), 6)
+    per_cell = [int(np.sum(np.isin(chosen, idx))) for idx in (range(0, 6), [6], range(7, 12), range(12, 18))]
+    assert per_cell == [2, 1, 1, 2], "both sides of the head get the spare places"
