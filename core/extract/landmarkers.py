@@ -168,9 +168,9 @@ def jitter_table(n: int) -> list[tuple[float, float, float]]:
 def jittered_boxes(box: np.ndarray, n: int, step: float = 0.025) -> list[np.ndarray]:
     """`n` (4,) boxes around `box`: itself, then moved by up to `step` of its size and scaled by up to 4%.
 
-    Averaging a landmarker over them removes most of its dependence on exactly where the box sits and the
-    rounding of integer outputs, so a face's landmarks no longer depend on how it was found; the spread
-    left falls about as 1/sqrt(n)."""
+    Averaging a landmarker over them removes most of its dependence on exactly where the box sits, so a
+    face's landmarks hardly depend on how it was found; the spread left falls about as 1/sqrt(n). (On small
+    faces the whole-pixel outputs, which every box rounds alike, set the floor instead.)"""
     b = np.asarray(box, np.float64)
     w, h = b[2] - b[0], b[3] - b[1]
     c = (b[:2] + b[2:]) / 2

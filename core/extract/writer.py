@@ -20,6 +20,7 @@ from facegraft.store.alignments import AlignmentsStore, FrameRecord
 from facegraft.store.face_images import write_face_image
 
 IMAGES_DONE_KEY = "extract.images_complete_through"
+Rendered = tuple[FrameRecord, list[np.ndarray | None]]  # a frame's records and its faces' aligned crops
 
 
 class ShotWriter:
@@ -59,7 +60,7 @@ class ShotWriter:
         store = None
         try:
             store = AlignmentsStore.open(self.db)
-            batch: list[tuple[FrameRecord, list[np.ndarray | None]]] = []
+            batch: list[Rendered] = []
             while True:
                 item = self._queue.get()
                 if item is not None:
@@ -82,7 +83,7 @@ class ShotWriter:
             if store is not None:
                 store.close()
 
-    def _render(self, rec: FrameRecord, rgb: np.ndarray) -> tuple[FrameRecord, list[np.ndarray | None]]:
+    def _render(self, rec: FrameRecord, rgb: np.ndarray) -> Rendered:
         """Masks and aligned crops of one frame's faces, made as soon as the frame arrives so the frame
         (6 MB at 1080p) is let go at once rather than held until its batch is written."""
         crops: list[np.ndarray | None] = []
@@ -91,9 +92,7 @@ class ShotWriter:
             crops.append(warp_face(rgb, face.matrix, face.size) if self.faces_dir else None)
         return rec, crops
 
-    def _flush(
-        self, store: AlignmentsStore, batch: list[tuple[FrameRecord, list[np.ndarray | None]]]
-    ) -> None:
+    def _flush(self, store: AlignmentsStore, batch: list[Rendered]) -> None:
         store.write_frames([rec for rec, _ in batch])
         if self.faces_dir is None:
             return

@@ -43,9 +43,12 @@ def _text_chunk(key: str, value: str) -> bytes:
 def encode_face_png(rgb: np.ndarray, tags: Mapping[str, str | int]) -> bytes:
     """PNG bytes of an (H, W, 3) uint8 RGB face with ``facegraft/<key>`` text chunks."""
     a = np.asarray(rgb)
-    if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8 or 0 in a.shape:
+    if a.ndim != 3:  # encode_png also takes grey images; a face is always RGB
         raise InputError(f"a face image must be (H, W, 3) uint8 RGB, got {a.dtype} {a.shape}")
-    return encode_png(a, b"".join(_text_chunk(str(k), str(v)) for k, v in tags.items()))
+    try:
+        return encode_png(a, b"".join(_text_chunk(str(k), str(v)) for k, v in tags.items()))
+    except ValueError:
+        raise InputError(f"a face image must be (H, W, 3) uint8 RGB, got {a.dtype} {a.shape}") from None
 
 
 def write_face_image(path: str | Path, rgb: np.ndarray, tags: Mapping[str, str | int]) -> None:
