@@ -8,6 +8,10 @@ embedding float32, matrix float64). Masks are stored losslessly as PNG (OpenCV, 
 Face ids come from a counter in ``meta`` (never AUTOINCREMENT): writing the same frames in the same order
 into a fresh store gives the same ids, ids are never reused, and rewriting a frame gives its faces fresh ids.
 
+Each frame records whether a hard cut lies just before it (``cut``); `facegraft.store.shots` groups the
+frames into shots from that. Each face carries a landmark confidence (0..1) and flags: names from
+`FACE_FLAGS` saying what a consumer should beware of (unknown names are refused on write).
+
 Hand edits (the review page) go through `AlignmentsStore.edit`: each checks the revision of every face it
 changes against the one its editor saw (a moved-on face raises `RevisionConflict`, nothing is written),
 and journals what it replaced, so `AlignmentsStore.undo` puts the latest edit back in one transaction.
@@ -34,15 +38,22 @@ from facegraft.store import schema
 
 _FACE_COLUMNS = (
     "id, frame, idx, x0, y0, x1, y1, score, landmarks, yaw, pitch, roll, embedding, track_id, matrix,"
-    " face_type, size, image"
+    " face_type, size, image, landmark_confidence, flags"
 )
 # Every faces column: what reads return and what the edit journal copies out and back.
 _FACE_ALL = f"{_FACE_COLUMNS}, revision"
+_FACE_MARKS = ", ".join("?" * len(_FACE_COLUMNS.split(",")))
 _MASK_ALL = "face_id, name, data, codec, height, width"
-_FRAME_COLUMNS = "frame, pts, pts_raw, time_base, width, height"
+_FRAME_COLUMNS = "frame, pts, pts_raw, time_base, width, height, cut"
 _PAGE = 512  # frames fetched per query while iterating
 _TOUCH = "INSERT OR REPLACE INTO meta (key, value) SELECT key, value FROM meta WHERE key = 'format'"
 _INSERT_MASK = "INSERT INTO masks (face_id, name, data, codec, height, width) VALUES (?, ?, ?, ?, ?, ?)"
+
+# Face flags: what a face's consumers (faceset tools, training, the review page) should beware of.
+LANDMARKS_UNRELIABLE = "landmarks-unreliable"
+"""The 68-point model could not fit (large yaw, heavy occlusion): the stored landmarks are only a coarse
+fit from the detector's 5 points."""
+FACE_FLAGS: tuple[str, ...] = (LANDMARKS_UNRELIABLE,)
 
 
 @dataclass
@@ -64,6 +75,8 @@ class Face:
     image: str | None = None
     id: int | None = None
     revision: int = 0  # set when read from the store: 1 when written, +1 on each change (0: not stored)
+    landmark_confidence: float = 1.0  # 0..1: how well the 68 landmarks sit on the face
+    flags: tuple[str, ...] = ()  # names from FACE_FLAGS
 
 
 @dataclass
@@ -77,6 +90,20 @@ class FrameRecord:
     width: int = 0
     height: int = 0
     faces: list[Face] = field(default_factory=list)
+    cut: bool = False  # first frame of a new shot: a hard cut lies just before it (not the plate's first)
+
+
+@dataclass(frozen=True)
+class FrameSummary:
+    """One stored frame at a glance: whether a cut lies before it, its face count, how many of its faces
+    carry flags, its lowest face score (None without faces) and its faces' track ids (sorted)."""
+
+    frame: int
+    cut: bool
+    faces: int
+    flagged: int
+    lowest_score: float | None
+    tracks: tuple[int, ...]
 
 
 def _f32(array: np.ndarray, what: str, shape: tuple[int | None, ...]) -> bytes:
@@ -408,7 +435,7 @@ class AlignmentsStore:
             raise StoreError(f"frame {rec.frame}: face indices repeat: {indices}")
         conn.execute("DELETE FROM frames WHERE frame = ?", (int(rec.frame),))
         conn.execute(
-            f"INSERT INTO frames ({_FRAME_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO frames ({_FRAME_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 int(rec.frame),
                 None if rec.pts is None else float(rec.pts),
@@ -416,6 +443,7 @@ class AlignmentsStore:
                 rec.time_base,
                 int(rec.width),
                 int(rec.height),
+                int(bool(rec.cut)),
             ),
         )
         self._insert_faces(sorted(rec.faces, key=lambda f: f.index))
@@ -430,9 +458,7 @@ class AlignmentsStore:
             next_id += 1
             face_rows.append(_face_row(face))
             mask_rows.extend((face.id, name, *encode_mask(m)) for name, m in face.masks.items())
-        self._conn.executemany(
-            f"INSERT INTO faces ({_FACE_COLUMNS}) VALUES ({', '.join('?' * 18)})", face_rows
-        )
+        self._conn.executemany(f"INSERT INTO faces ({_FACE_COLUMNS}) VALUES ({_FACE_MARKS})", face_rows)
         self._conn.executemany(_INSERT_MASK, mask_rows)
         self._conn.execute("UPDATE meta SET value = ? WHERE key = 'next_face_id'", (str(next_id),))
         return [int(face.id) for face in faces]  # type: ignore[arg-type]
@@ -585,13 +611,31 @@ class AlignmentsStore:
         return {int(f): float(t) for f, t in self._conn.execute(query)}
 
     def frame_overview(self) -> list[tuple[int, int, float | None]]:
-        """(frame, faces, lowest face score or None) for every stored frame, in order: one query for a
-        timeline of thousands of frames."""
+        """(frame, faces, lowest face score or None) for every stored frame, in order."""
+        return [(s.frame, s.faces, s.lowest_score) for s in self.frame_summaries()]
+
+    def frame_summaries(self) -> list[FrameSummary]:
+        """A FrameSummary of every stored frame, in order: one query for a timeline of thousands of frames."""
         query = (
-            "SELECT frames.frame, COUNT(faces.id), MIN(faces.score) FROM frames"
+            "SELECT frames.frame, frames.cut, COUNT(faces.id), COUNT(CASE WHEN faces.flags != '' THEN 1 END),"
+            " MIN(faces.score), GROUP_CONCAT(DISTINCT faces.track_id) FROM frames"
             " LEFT JOIN faces ON faces.frame = frames.frame GROUP BY frames.frame ORDER BY frames.frame"
         )
-        return [(int(f), int(n), None if s is None else float(s)) for f, n, s in self._conn.execute(query)]
+        return [
+            FrameSummary(
+                int(f),
+                bool(cut),
+                int(n),
+                int(flagged),
+                None if low is None else float(low),
+                tuple(sorted(int(t) for t in tracks.split(","))) if tracks else (),
+            )
+            for f, cut, n, flagged, low, tracks in self._conn.execute(query)
+        ]
+
+    def flagged_faces(self) -> list[Face]:
+        """Faces carrying at least one flag, ordered by frame then index (masks not loaded)."""
+        return self._faces("WHERE flags != '' ORDER BY frame, idx", (), False)
 
     def _require_face(self, face_id: int) -> None:
         if not self._conn.execute("SELECT 1 FROM faces WHERE id = ?", (int(face_id),)).fetchone():
@@ -636,7 +680,7 @@ class AlignmentsStore:
 
     def _frames(self, where: str, args: tuple, load_masks: bool) -> list[FrameRecord]:
         rows = self._conn.execute(f"SELECT {_FRAME_COLUMNS} FROM frames {where}", args).fetchall()
-        recs = [FrameRecord(*row) for row in rows]
+        recs = [FrameRecord(*row[:6], cut=bool(row[6])) for row in rows]
         if not recs:
             return recs
         by_frame = {rec.frame: rec for rec in recs}
@@ -684,18 +728,25 @@ class AlignmentsStore:
         return -1 if top is None else int(top)
 
     def stats(self) -> dict:
-        """Counts: frames, faces, frames_without_faces, frames_with_several_faces."""
+        """Counts: frames, faces, frames_without_faces, frames_with_several_faces, flagged_faces (faces
+        with any flag) and shots (the first stored frame and every cut start one)."""
         (frames,) = self._conn.execute("SELECT COUNT(*) FROM frames").fetchone()
         (faces,) = self._conn.execute("SELECT COUNT(*) FROM faces").fetchone()
         (several,) = self._conn.execute(
             "SELECT COUNT(*) FROM (SELECT frame FROM faces GROUP BY frame HAVING COUNT(*) > 1)"
         ).fetchone()
         (with_faces,) = self._conn.execute("SELECT COUNT(DISTINCT frame) FROM faces").fetchone()
+        (flagged,) = self._conn.execute("SELECT COUNT(*) FROM faces WHERE flags != ''").fetchone()
+        (shots,) = self._conn.execute(
+            "SELECT COUNT(*) FROM frames WHERE cut != 0 OR frame = (SELECT MIN(frame) FROM frames)"
+        ).fetchone()
         return {
             "frames": frames,
             "faces": faces,
             "frames_without_faces": frames - with_faces,
             "frames_with_several_faces": several,
+            "flagged_faces": flagged,
+            "shots": shots,
         }
 
     def frames_without_faces(self) -> list[int]:
@@ -748,7 +799,32 @@ def _face_row(face: Face) -> tuple:
         face.face_type,
         int(face.size),
         face.image,
+        _confidence(face.landmark_confidence),
+        _flags_text(face.flags),
     )
+
+
+def _confidence(value: float) -> float:
+    """A landmark confidence checked to be a number in 0..1."""
+    try:
+        c = float(value)
+    except (TypeError, ValueError):
+        c = float("nan")
+    if not 0.0 <= c <= 1.0:
+        raise StoreError(f"landmark_confidence must be a number in 0..1, got {value!r}")
+    return c
+
+
+def _flags_text(flags: Sequence[str]) -> str:
+    """Face flags as stored: known names, comma-separated, each once, in the given order."""
+    if isinstance(flags, str):
+        raise StoreError(f"flags must be a sequence of flag names, not the string {flags!r}")
+    names = tuple(dict.fromkeys(flags))
+    unknown = [name for name in names if name not in FACE_FLAGS]
+    if unknown:
+        known = ", ".join(FACE_FLAGS)
+        raise StoreError(f"unknown face flag {', '.join(map(repr, unknown))} (known: {known})")
+    return ",".join(names)
 
 
 def _face_from_row(row: tuple) -> Face:
@@ -771,6 +847,8 @@ def _face_from_row(row: tuple) -> Face:
         kind,
         size,
         image,
+        confidence,
+        flags,
         rev,
     ) = row
     return Face(
@@ -788,4 +866,6 @@ def _face_from_row(row: tuple) -> Face:
         image=image,
         id=fid,
         revision=rev,
+        landmark_confidence=float(confidence),
+        flags=tuple(flags.split(",")) if flags else (),
     )

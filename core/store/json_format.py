@@ -1,9 +1,14 @@
 """Landmarks exchange as JSON (``facegraft.alignments/N``), validated and upgraded like the database.
 
-Document: ``{"schema": "facegraft.alignments/1", "plate": {...} or "path", "frames": [{"frame": N,
-"pts": T or null, "faces": [{"id", "box": [x0, y0, x1, y1], "score", "landmarks": [[x, y] x 68],
-"pose": [yaw, pitch, roll]}]}]}`` in plate pixels, floats rounded to 4 decimals. ``JSON_UPGRADES[n]``
-turns a version-n document into version n+1 (there is only version 1 so far).
+Document: ``{"schema": "facegraft.alignments/2", "plate": {...} or "path", "frames": [{"frame": N,
+"pts": T or null, "cut": bool, "faces": [{"id", "box": [x0, y0, x1, y1], "score", "landmarks": [[x, y] x
+68], "pose": [yaw, pitch, roll], "landmark_confidence": 0..1, "flags": [name, ...]}]}]}`` in plate
+pixels, floats rounded to 4 decimals. ``cut``: a hard cut lies just before the frame (it starts a new
+shot); ``flags``: names from `facegraft.store.alignments.FACE_FLAGS`. On import every field but
+``frame`` and ``landmarks`` may be left out (defaults: no cut, confidence 1, no flags).
+
+``JSON_UPGRADES[n]`` turns a version-n document into version n+1. History: **1** without ``cut``,
+``landmark_confidence`` and ``flags``; **2** adds them.
 """
 
 from __future__ import annotations
@@ -19,12 +24,29 @@ from typing import Any
 import numpy as np
 
 from facegraft.errors import InputError
-from facegraft.store.alignments import AlignmentsStore, Face, FrameRecord
+from facegraft.store.alignments import FACE_FLAGS, AlignmentsStore, Face, FrameRecord
 
 SCHEMA_NAME = "facegraft.alignments"
-JSON_VERSION = 1
+JSON_VERSION = 2
 LANDMARKS = 68
-JSON_UPGRADES: dict[int, Callable[[dict], dict]] = {}
+
+
+def _upgrade_1_to_2(doc: dict) -> dict:
+    """Version 1 knew no cuts, confidences or flags: every frame and face gets the defaults."""
+    frames = doc.get("frames")
+    for frame in frames if isinstance(frames, list) else ():
+        if not isinstance(frame, dict):
+            continue  # left for validation to name
+        frame.setdefault("cut", False)
+        faces = frame.get("faces", [])
+        for face in faces if isinstance(faces, list) else ():
+            if isinstance(face, dict):
+                face.setdefault("landmark_confidence", 1.0)
+                face.setdefault("flags", [])
+    return {**doc, "schema": f"{SCHEMA_NAME}/2"}
+
+
+JSON_UPGRADES: dict[int, Callable[[dict], dict]] = {1: _upgrade_1_to_2}
 
 
 def _r(value: float) -> float:
@@ -38,6 +60,8 @@ def _face_json(face: Face) -> dict:
         "score": _r(face.score),
         "landmarks": [[_r(x), _r(y)] for x, y in np.asarray(face.landmarks, np.float64)],
         "pose": [_r(v) for v in face.pose],
+        "landmark_confidence": _r(face.landmark_confidence),
+        "flags": list(face.flags),
     }
 
 
@@ -47,7 +71,12 @@ def export_json(store: AlignmentsStore, path: str | Path) -> int:
     head = {"schema": f"{SCHEMA_NAME}/{JSON_VERSION}", "plate": store.plate()}
     lines = []
     for rec in store.iter_frames():
-        frame = {"frame": rec.frame, "pts": rec.pts, "faces": [_face_json(f) for f in rec.faces]}
+        frame = {
+            "frame": rec.frame,
+            "pts": rec.pts,
+            "cut": rec.cut,
+            "faces": [_face_json(f) for f in rec.faces],
+        }
         lines.append(json.dumps(frame, allow_nan=False))
     # One frame per line keeps big files diffable and error positions meaningful.
     text = json.dumps(head)[:-1] + ', "frames": [\n' + ",\n".join(lines) + ("\n" if lines else "") + "]}\n"
@@ -133,6 +162,8 @@ def _validate(doc: dict, path: str) -> None:
         pts = frame.get("pts")
         if pts is not None and not _number(pts):
             raise InputError(f"{where}.pts: expected a finite number or null, got {_show(pts)}", path)
+        if not isinstance(frame.get("cut", False), bool):
+            raise InputError(f"{where}.cut: expected true or false, got {_show(frame['cut'])}", path)
         faces = frame.get("faces", [])
         if not isinstance(faces, list):
             raise InputError(f"{where}.faces: expected a list", path)
@@ -156,12 +187,24 @@ def _validate_face(face: Any, where: str, path: str) -> None:
         _numbers(face["pose"], 3, f"{where}.pose", path)
     if "score" in face and not _number(face["score"]):
         raise InputError(f"{where}.score: expected a finite number, got {_show(face['score'])}", path)
+    confidence = face.get("landmark_confidence", 1.0)
+    if not _number(confidence) or not 0 <= confidence <= 1:
+        raise InputError(
+            f"{where}.landmark_confidence: expected a number in 0..1, got {_show(confidence)}", path
+        )
+    flags = face.get("flags", [])
+    if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
+        raise InputError(f"{where}.flags: expected a list of flag names, got {_show(flags)}", path)
+    unknown = [f for f in flags if f not in FACE_FLAGS]
+    if unknown:
+        known = ", ".join(FACE_FLAGS)
+        raise InputError(f"{where}.flags: unknown flag {_show(unknown[0])} (known: {known})", path)
 
 
 def _records(doc: dict) -> list[FrameRecord]:
     recs = []
     for frame in doc["frames"]:
-        rec = FrameRecord(frame=frame["frame"], pts=frame.get("pts"))
+        rec = FrameRecord(frame=frame["frame"], pts=frame.get("pts"), cut=frame.get("cut", False))
         for index, face in enumerate(frame.get("faces", [])):
             lms = np.asarray(face["landmarks"], np.float32)
             if "box" in face:
@@ -176,6 +219,8 @@ def _records(doc: dict) -> list[FrameRecord]:
                     score=float(face.get("score", 1.0)),
                     landmarks=lms,
                     pose=tuple(float(v) for v in face.get("pose", (0.0, 0.0, 0.0))),  # type: ignore[arg-type]
+                    landmark_confidence=float(face.get("landmark_confidence", 1.0)),
+                    flags=tuple(face.get("flags", ())),
                 )
             )
         recs.append(rec)

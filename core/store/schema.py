@@ -18,6 +18,10 @@ History of the format:
   row per edit) with ``edit_faces``, ``edit_masks`` and ``edit_frames`` holding what each edit replaced.
   ``edit_faces`` repeats the ``faces`` columns (all nullable): a later upgrade that adds a face column
   adds it there too.
+- **4** (facegraft 0.3): ``frames.cut`` (1 on the first frame of a new shot: a hard cut lies just before
+  it; the plate's first frame starts a shot without being a cut), ``faces.landmark_confidence`` (0..1, how
+  well the 68 landmarks sit on the face; 1 for faces written before) and ``faces.flags`` (comma-separated
+  flag names, ``''`` for none; see ``alignments.FACE_FLAGS``). ``edit_faces`` repeats both face columns.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import sqlite3
 from collections.abc import Callable
 
 FORMAT = "facegraft.alignments"
-CURRENT_VERSION = 3
+CURRENT_VERSION = 4
 
 _V1: tuple[str, ...] = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)",
@@ -115,6 +119,24 @@ _V3: tuple[str, ...] = (
     *_JOURNAL,
 )
 
+# Version 4 appends frames.cut, faces.landmark_confidence and faces.flags (and the two face columns to
+# edit_faces), in the order the upgrade's ALTER TABLE statements give them.
+_V4_FACE_COLUMNS = "landmark_confidence REAL NOT NULL DEFAULT 1,\n        flags TEXT NOT NULL DEFAULT '',"
+_V4: tuple[str, ...] = (
+    _V3[0],
+    _V3[1].replace("reviewed REAL)", "reviewed REAL,\n        cut INTEGER NOT NULL DEFAULT 0)"),
+    _V3[2].replace(
+        "revision INTEGER NOT NULL DEFAULT 1,",
+        f"revision INTEGER NOT NULL DEFAULT 1,\n        {_V4_FACE_COLUMNS}",
+    ),
+    *_V3[3:6],
+    _V3[6].replace(
+        "track_id INTEGER, revision INTEGER,",
+        "track_id INTEGER, revision INTEGER,\n        landmark_confidence REAL, flags TEXT,",
+    ),
+    *_V3[7:],
+)
+
 
 def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
@@ -130,7 +152,7 @@ def create_v1(conn: sqlite3.Connection) -> None:
 
 def initialise(conn: sqlite3.Connection) -> None:
     """Create an empty database at the current version."""
-    for statement in _V3:
+    for statement in _V4:
         conn.execute(statement)
     _set_meta(conn, "format", FORMAT)
     _set_meta(conn, "schema_version", str(CURRENT_VERSION))
@@ -171,7 +193,23 @@ def _upgrade_2_to_3(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3}
+def _upgrade_3_to_4(conn: sqlite3.Connection) -> None:
+    """Add frames.cut (no cuts known), faces.landmark_confidence (1) and faces.flags (none), also to the
+    edit journal's copies of faces (NULL there: journaled before they existed)."""
+    conn.execute("ALTER TABLE frames ADD COLUMN cut INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE faces ADD COLUMN landmark_confidence REAL NOT NULL DEFAULT 1")
+    conn.execute("ALTER TABLE faces ADD COLUMN flags TEXT NOT NULL DEFAULT ''")
+    conn.execute("ALTER TABLE edit_faces ADD COLUMN landmark_confidence REAL")
+    conn.execute("ALTER TABLE edit_faces ADD COLUMN flags TEXT")
+    # Faces journaled before version 4 had neither: undo puts them back with the defaults.
+    conn.execute("UPDATE edit_faces SET landmark_confidence = 1, flags = '' WHERE existed = 1")
+
+
+UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _upgrade_1_to_2,
+    2: _upgrade_2_to_3,
+    3: _upgrade_3_to_4,
+}
 
 
 def upgrade(conn: sqlite3.Connection, from_version: int) -> int:

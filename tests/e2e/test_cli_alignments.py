@@ -66,16 +66,17 @@ def _sha(path: Path) -> str:
 def test_export_writes_the_documented_format(shot) -> None:
     doc = json.loads(shot["json"].read_text())
     assert list(doc) == ["schema", "plate", "frames"]
-    assert doc["schema"] == "facegraft.alignments/1"
+    assert doc["schema"] == "facegraft.alignments/2"
     assert isinstance(doc["plate"], (dict, str)) and doc["plate"]
     assert [f["frame"] for f in doc["frames"]] == FRAMES + [BLANK]
     for frame in doc["frames"]:
-        assert set(frame) == {"frame", "pts", "faces"}
+        assert set(frame) == {"frame", "pts", "cut", "faces"}
         assert frame["pts"] is None or isinstance(frame["pts"], (int, float))
     for frame in doc["frames"][:3]:
         assert len(frame["faces"]) == 1, frame["frame"]
         face = frame["faces"][0]
-        assert set(face) == {"id", "box", "score", "landmarks", "pose"}
+        assert set(face) == {"id", "box", "score", "landmarks", "pose", "landmark_confidence", "flags"}
+        assert 0 <= face["landmark_confidence"] <= 1 and isinstance(face["flags"], list)
         assert isinstance(face["id"], int)
         assert len(face["box"]) == 4 and face["box"][0] < face["box"][2] and face["box"][1] < face["box"][3]
         assert isinstance(face["score"], float)
@@ -159,7 +160,15 @@ def test_import_of_edited_landmarks_reads_back_moved(shot, tmp_path: Path) -> No
 
 def test_stats_and_frame_lists(shot) -> None:
     stats = json.loads(_run("alignments", "stats", str(shot["shot"])).stdout)
-    assert stats == {"frames": 4, "faces": 3, "frames_without_faces": 1, "frames_with_several_faces": 0}
+    assert stats == {
+        "frames": 4,
+        "faces": 3,
+        "frames_without_faces": 1,
+        "frames_with_several_faces": 0,
+        "flagged_faces": 0,
+        "shots": stats["shots"],  # the cut to grey may or may not start a shot: extraction decides
+    }
+    assert stats["shots"] in (1, 2)
     assert _run("alignments", "no-faces", str(shot["shot"])).stdout.split() == [str(BLANK)]
     assert _run("alignments", "multi-faces", str(shot["shot"])).stdout.split() == []
 

@@ -16,7 +16,16 @@ import pytest
 
 from facegraft.errors import StoreError
 from facegraft.store import schema
-from facegraft.store.alignments import AlignmentsStore, EditConflict, Face, FrameRecord, RevisionConflict
+from facegraft.store.alignments import (
+    FACE_FLAGS,
+    LANDMARKS_UNRELIABLE,
+    AlignmentsStore,
+    EditConflict,
+    Face,
+    FrameRecord,
+    RevisionConflict,
+)
+from facegraft.store.shots import Shot, shots
 
 
 def make_face(rng: np.random.Generator, frame: int, index: int, full: bool = True) -> Face:
@@ -36,6 +45,8 @@ def make_face(rng: np.random.Generator, frame: int, index: int, full: bool = Tru
         size=256,
         masks={"seg": rng.integers(0, 256, (256, 256), dtype=np.uint8)} if full else {},
         image=f"{frame:06d}_{index}.png" if full else None,
+        landmark_confidence=float(rng.random()) if full else 1.0,
+        flags=(LANDMARKS_UNRELIABLE,) if full and rng.random() < 0.5 else (),
     )
 
 
@@ -48,6 +59,7 @@ def make_frame(rng: np.random.Generator, frame: int, n_faces: int, full: bool = 
         width=1920,
         height=1080,
         faces=[make_face(rng, frame, i, full) for i in range(n_faces)],
+        cut=frame % 2 == 0,
     )
 
 
@@ -63,12 +75,14 @@ def assert_same_face(got: Face, want: Face, masks: bool = True) -> None:
         if a is not None:
             assert a.dtype == b.dtype
             np.testing.assert_array_equal(a, b)
-    assert (got.track_id, got.face_type, got.size, got.image) == (
+    assert (got.track_id, got.face_type, got.size, got.image, got.flags) == (
         want.track_id,
         want.face_type,
         want.size,
         want.image,
+        tuple(want.flags),
     )
+    assert got.landmark_confidence == want.landmark_confidence
     if masks:
         assert got.masks.keys() == want.masks.keys()
         for name in want.masks:
@@ -91,12 +105,13 @@ def test_round_trip_every_field(tmp_path: Path, rng: np.random.Generator) -> Non
         for want in recs:
             got = store.frame(want.frame, load_masks=True)
             assert got is not None
-            assert (got.pts, got.pts_raw, got.time_base, got.width, got.height) == (
+            assert (got.pts, got.pts_raw, got.time_base, got.width, got.height, got.cut) == (
                 want.pts,
                 want.pts_raw,
                 want.time_base,
                 1920,
                 1080,
+                want.frame % 2 == 0,
             )
             assert len(got.faces) == len(want.faces)
             for g, w in zip(got.faces, want.faces, strict=True):
@@ -159,6 +174,8 @@ def test_replace_frame_and_remove_faces(tmp_path: Path, rng: np.random.Generator
             "faces": 7,
             "frames_without_faces": 1,
             "frames_with_several_faces": 3,
+            "flagged_faces": sum(bool(f.flags) for f in store.faces()),
+            "shots": 3,  # frame 0 (cut or not), and the cuts before frames 2 and 4
         }
         assert store.frames_without_faces() == [3]
         assert store.frames_with_several_faces() == [0, 1, 4]
@@ -253,6 +270,18 @@ def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
     return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
 
 
+def _assert_fresh_layout(db: Path, fresh: Path) -> None:
+    """An upgraded database has the columns, in the same order, of one created at the current version."""
+    AlignmentsStore.open(fresh, create=True).close()
+    a, b = sqlite3.connect(db), sqlite3.connect(fresh / "alignments.db")
+    try:
+        for table in ("meta", "frames", "faces", "masks", *JOURNAL_TABLES):
+            assert _columns(a, table) == _columns(b, table), table
+    finally:
+        a.close()
+        b.close()
+
+
 def test_upgrade_v1_database(tmp_path: Path, rng: np.random.Generator) -> None:
     db = tmp_path / "alignments.db"
     conn = sqlite3.connect(db)
@@ -287,13 +316,7 @@ def test_upgrade_v1_database(tmp_path: Path, rng: np.random.Generator) -> None:
         new = FrameRecord(frame=3, faces=[make_face(rng, 3, 0)])
         assert store.write_frame(new) == [4]
         assert_same_face(store.face(4), new.faces[0])
-    fresh = tmp_path / "fresh"
-    AlignmentsStore.open(fresh, create=True).close()
-    a, b = sqlite3.connect(db), sqlite3.connect(fresh / "alignments.db")
-    for table in ("meta", "frames", "faces", "masks", *JOURNAL_TABLES):
-        assert _columns(a, table) == _columns(b, table)
-    a.close()
-    b.close()
+    _assert_fresh_layout(db, tmp_path / "fresh")
 
 
 def test_upgrade_v2_database_gets_revisions_and_an_empty_journal(tmp_path: Path, rng: np.random.Generator):
@@ -314,7 +337,7 @@ def test_upgrade_v2_database_gets_revisions_and_an_empty_journal(tmp_path: Path,
     conn.commit()
     conn.close()
     with AlignmentsStore.open(tmp_path) as store:
-        assert store.schema_version == 3
+        assert store.schema_version == schema.CURRENT_VERSION
         assert [(f.id, f.revision, f.track_id) for f in store.faces()] == [(1, 1, 5), (2, 1, 5), (3, 1, 5)]
         assert store.reviewed_frames() == {} and store.last_edit() is None
         np.testing.assert_array_equal(store.face(2).landmarks, lms)
@@ -322,13 +345,149 @@ def test_upgrade_v2_database_gets_revisions_and_an_empty_journal(tmp_path: Path,
             edit.expect(2, 1)
             edit.remove_face(2)
         assert store.undo().restored == [2] and store.face(2).revision == 2
-    fresh = tmp_path / "fresh"
-    AlignmentsStore.open(fresh, create=True).close()
-    a, b = sqlite3.connect(db), sqlite3.connect(fresh / "alignments.db")
-    for table in ("meta", "frames", "faces", "masks", *JOURNAL_TABLES):
-        assert _columns(a, table) == _columns(b, table), table
-    a.close()
-    b.close()
+    _assert_fresh_layout(db, tmp_path / "fresh")
+
+
+_V3_FACE_COLUMNS = (
+    "id, frame, idx, x0, y0, x1, y1, score, landmarks, yaw, pitch, roll, embedding, matrix, face_type, size,"
+    " image, track_id, revision"
+)
+
+
+def test_upgrade_v3_database_keeps_data_and_its_undo(tmp_path: Path, rng: np.random.Generator) -> None:
+    db = tmp_path / "alignments.db"
+    conn = sqlite3.connect(db)
+    schema.create_v1(conn)
+    schema.UPGRADES[1](conn)
+    schema.UPGRADES[2](conn)  # a real v3 store, as facegraft 0.2 left it
+    conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    conn.execute(
+        "INSERT INTO frames (frame, width, height, reviewed) VALUES (1, 640, 480, 5.0), (2, 640, 480, NULL)"
+    )
+    lms = (rng.random((68, 2)) * 400).astype("<f4")
+    for fid, frame, idx in ((1, 1, 0), (2, 1, 1), (3, 2, 0)):
+        conn.execute(
+            "INSERT INTO faces (id, frame, idx, x0, y0, x1, y1, score, landmarks, track_id, revision)"
+            " VALUES (?, ?, ?, 1, 2, 3, 4, 0.7, ?, 9, 2)",
+            (fid, frame, idx, lms.tobytes()),
+        )
+    conn.execute("INSERT OR REPLACE INTO meta VALUES ('next_face_id', '4')")
+    # A journaled delete of face 2, as a v3 editor journals it.
+    conn.execute("INSERT INTO edits (id, at, kind) VALUES (1, 1.0, 'delete')")
+    conn.execute(
+        f"INSERT INTO edit_faces (edit_id, existed, {_V3_FACE_COLUMNS}) SELECT 1, 1, {_V3_FACE_COLUMNS}"
+        " FROM faces WHERE id = 2"
+    )
+    conn.execute("DELETE FROM faces WHERE id = 2")
+    conn.commit()
+    conn.close()
+    with AlignmentsStore.open(tmp_path) as store:
+        assert store.schema_version == 4 == schema.CURRENT_VERSION
+        assert [(f.id, f.revision, f.track_id, f.landmark_confidence, f.flags) for f in store.faces()] == [
+            (1, 2, 9, 1.0, ()),
+            (3, 2, 9, 1.0, ()),
+        ]
+        assert [r.cut for r in store.iter_frames()] == [False, False]
+        assert store.reviewed_frames() == {1: 5.0}
+        np.testing.assert_array_equal(store.face(3).landmarks, lms)
+        # The edit journaled before the upgrade still undoes: the face comes back with the defaults.
+        assert store.undo().restored == [2]
+        back = store.face(2)
+        assert (back.index, back.revision, back.landmark_confidence, back.flags) == (1, 3, 1.0, ())
+        assert store.stats()["shots"] == 1 and store.stats()["flagged_faces"] == 0
+        rec = make_frame(rng, 4, 1)
+        rec.faces[0].flags = (LANDMARKS_UNRELIABLE,)
+        store.write_frame(rec)
+        assert store.face(4).flags == (LANDMARKS_UNRELIABLE,) and store.frame(4).cut
+    _assert_fresh_layout(db, tmp_path / "fresh")
+
+
+def test_flags_and_confidence_are_checked_on_write(tmp_path: Path, rng: np.random.Generator) -> None:
+    assert LANDMARKS_UNRELIABLE == "landmarks-unreliable" and LANDMARKS_UNRELIABLE in FACE_FLAGS
+    with AlignmentsStore.open(tmp_path, create=True) as store:
+        store.write_frame(make_frame(rng, 1, 1))
+        for flags, confidence, message in [
+            (("no-such-flag",), 0.5, "unknown face flag 'no-such-flag'"),
+            (LANDMARKS_UNRELIABLE, 0.5, "not the string"),
+            ((), 1.5, "landmark_confidence must be a number in 0..1"),
+            ((), float("nan"), "landmark_confidence"),
+        ]:
+            good, bad = make_frame(rng, 2, 1), make_frame(rng, 3, 2)
+            bad.faces[1].flags, bad.faces[1].landmark_confidence = flags, confidence  # type: ignore[assignment]
+            with pytest.raises(StoreError, match=message):
+                store.write_frames([good, bad])
+            assert store.frames_done() == {1}
+        # A flag named twice is stored once.
+        rec = make_frame(rng, 5, 1)
+        rec.faces[0].flags = (LANDMARKS_UNRELIABLE, LANDMARKS_UNRELIABLE)
+        store.write_frame(rec)
+        assert store.faces(5)[0].flags == (LANDMARKS_UNRELIABLE,)
+        with pytest.raises(StoreError, match="unknown face flag"):
+            with store.edit("box") as edit:
+                face = edit.expect(rec.faces[0].id, 1)
+                face.flags = ("odd",)
+                edit.replace_face(face)
+        assert store.last_edit() is None
+
+
+def test_undo_restores_confidence_and_flags(tmp_path: Path, rng: np.random.Generator) -> None:
+    with AlignmentsStore.open(tmp_path, create=True) as store:
+        rec = make_frame(rng, 1, 2)
+        rec.faces[0].flags, rec.faces[0].landmark_confidence = (LANDMARKS_UNRELIABLE,), 0.25
+        rec.faces[1].flags, rec.faces[1].landmark_confidence = (), 0.75
+        a, b = store.write_frame(rec)
+        before = {i: store.face(i) for i in (a, b)}
+        with store.edit("box") as edit:
+            face = edit.expect(a, 1)
+            face.flags, face.landmark_confidence = (), 0.875
+            edit.replace_face(face)
+        assert (store.face(a).flags, store.face(a).landmark_confidence) == ((), 0.875)
+        with store.edit("delete") as edit:
+            edit.expect(b, 1)
+            edit.remove_face(b)
+        assert store.undo().restored == [b]
+        assert_same_face(store.face(b), before[b])
+        assert store.undo().restored == [a]
+        assert_same_face(store.face(a), before[a])
+        assert store.flagged_faces()[0].id == a and len(store.flagged_faces()) == 1
+
+
+def test_shots_follow_the_cuts(tmp_path: Path, rng: np.random.Generator) -> None:
+    with AlignmentsStore.open(tmp_path, create=True) as store:
+        assert shots(store) == [] and store.stats()["shots"] == 0
+        recs = []
+        for f in (10, 11, 12, 13, 14, 16, 17, 18):  # frame 15 not extracted: it does not split a shot
+            rec = FrameRecord(frame=f, cut=f in (10, 14, 17), faces=[make_face(rng, f, 0, full=False)])
+            rec.faces[0].track_id = {10: 0, 11: 0, 12: 0, 13: 1, 14: 2, 16: 2, 17: 3, 18: 3}[f]
+            recs.append(rec)
+        recs[4].faces.append(make_face(rng, 14, 1, full=False))
+        recs[4].faces[1].flags = (LANDMARKS_UNRELIABLE,)
+        recs[6].faces = []
+        store.write_frames(recs)
+        assert shots(store) == [
+            Shot(0, 10, 13, 4, 4, (0, 1)),  # a cut on the first stored frame starts no extra shot
+            Shot(1, 14, 16, 2, 3, (2,)),
+            Shot(2, 17, 18, 2, 1, (3,)),
+        ]
+        assert shots(store)[1].as_dict() == {
+            "index": 1,
+            "first_frame": 14,
+            "last_frame": 16,
+            "frames": 2,
+            "faces": 3,
+            "tracks": [2],
+        }
+        summary = {s.frame: s for s in store.frame_summaries()}
+        assert (summary[14].cut, summary[14].faces, summary[14].flagged, summary[14].tracks) == (
+            True,
+            2,
+            1,
+            (2,),
+        )
+        assert (summary[17].faces, summary[17].lowest_score, summary[17].tracks) == (0, None, ())
+        stats = store.stats()
+        assert (stats["shots"], stats["flagged_faces"]) == (3, 1)
+        assert [(f.frame, f.index) for f in store.flagged_faces()] == [(14, 1)]
 
 
 def test_edits_check_revisions_and_undo_puts_back_exactly(tmp_path: Path, rng: np.random.Generator) -> None:

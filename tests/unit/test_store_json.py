@@ -10,7 +10,7 @@ import pytest
 
 from facegraft.errors import InputError
 from facegraft.store import json_format
-from facegraft.store.alignments import AlignmentsStore, Face, FrameRecord
+from facegraft.store.alignments import LANDMARKS_UNRELIABLE, AlignmentsStore, Face, FrameRecord
 from facegraft.store.json_format import export_json, import_json, load_json
 
 
@@ -30,10 +30,13 @@ def _store(tmp_path: Path, name: str = "shot") -> AlignmentsStore:
                 pose=(1.5, -2.25, 3.0),
                 embedding=rng.random(128).astype(np.float32),
                 matrix=rng.random((2, 3)),
+                landmark_confidence=0.25 if i else 0.875,
+                flags=(LANDMARKS_UNRELIABLE,) if i else (),
             )
             for i in range(frame % 3)
         ]
-        recs.append(FrameRecord(frame=frame, pts=(frame - 1001) / 24 if frame != 1004 else None, faces=faces))
+        pts = (frame - 1001) / 24 if frame != 1004 else None
+        recs.append(FrameRecord(frame=frame, pts=pts, faces=faces, cut=frame == 1004))
     store.write_frames(recs)
     return store
 
@@ -51,13 +54,20 @@ def test_export_format(tmp_path: Path) -> None:
         out = tmp_path / "a.json"
         assert export_json(store, out) == 3
         doc = json.loads(out.read_text())
-        assert list(doc) == ["schema", "plate", "frames"] and doc["schema"] == "facegraft.alignments/1"
+        assert list(doc) == ["schema", "plate", "frames"] and doc["schema"] == "facegraft.alignments/2"
         assert doc["plate"] == {"path": "/plates/a.%04d.exr", "fps": 24}
         assert [f["frame"] for f in doc["frames"]] == [1001, 1002, 1004]
         assert [f["pts"] for f in doc["frames"]] == [0.0, 1 / 24, None]
+        assert [f["cut"] for f in doc["frames"]] == [False, False, True]
         face = doc["frames"][0]["faces"][1]
         want = store.faces(1001)[1]
-        assert sorted(face) == ["box", "id", "landmarks", "pose", "score"] and face["id"] == want.id
+        assert list(face) == ["id", "box", "score", "landmarks", "pose", "landmark_confidence", "flags"]
+        assert face["id"] == want.id
+        assert face["flags"] == [LANDMARKS_UNRELIABLE] and face["landmark_confidence"] == 0.25
+        assert (
+            doc["frames"][0]["faces"][0]["flags"] == []
+            and doc["frames"][0]["faces"][0]["landmark_confidence"] == 0.875
+        )
         assert np.allclose(face["landmarks"], want.landmarks, atol=5e-5) and len(face["landmarks"]) == 68
         assert face["box"] == [round(v, 4) for v in want.box] and face["pose"] == [1.5, -2.25, 3.0]
         assert doc["frames"][1]["faces"] == []
@@ -79,6 +89,9 @@ def test_round_trip_into_a_new_store(tmp_path: Path) -> None:
             np.testing.assert_allclose(g.landmarks, s.landmarks, atol=5e-5)
             assert g.box == pytest.approx(s.box, abs=5e-5) and g.pose == (1.5, -2.25, 3.0)
             assert g.embedding is None and g.matrix is None
+            assert (g.landmark_confidence, g.flags) == (s.landmark_confidence, s.flags)
+        assert [r.cut for r in dst.iter_frames()] == [False, False, True]
+        assert dst.stats()["shots"] == 2 and dst.stats()["flagged_faces"] == 2
         # Exporting the imported store gives the same document, ids aside.
         again = tmp_path / "b.json"
         export_json(dst, again)
@@ -110,7 +123,32 @@ def test_optional_fields(tmp_path: Path) -> None:
         assert import_json(store, path) == 1
         (got,) = store.faces()
         assert got.box == (0.0, 0.0, 67.0, 134.0) and got.score == 1.0 and got.pose == (0.0, 0.0, 0.0)
+        assert (got.landmark_confidence, got.flags, store.frame(5).cut) == (1.0, (), False)
         assert store.plate() == {"path": "/p.mov"}
+
+
+def test_version_1_documents_get_the_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(_doc([{"frame": 1, "faces": [_face()]}, {"frame": 2, "faces": []}])))
+    doc = load_json(path)
+    assert doc["schema"] == "facegraft.alignments/2"
+    assert [f["cut"] for f in doc["frames"]] == [False, False]
+    face = doc["frames"][0]["faces"][0]
+    assert (face["landmark_confidence"], face["flags"]) == (1.0, [])
+
+
+def test_version_2_cut_and_flags_import(tmp_path: Path) -> None:
+    path = tmp_path / "v2.json"
+    flagged = {**_face(), "landmark_confidence": 0.125, "flags": [LANDMARKS_UNRELIABLE]}
+    frames = [{"frame": 1, "faces": [_face()]}, {"frame": 2, "cut": True, "faces": [flagged]}]
+    path.write_text(json.dumps({**_doc(frames), "schema": "facegraft.alignments/2"}))
+    with AlignmentsStore.open(tmp_path / "s", create=True) as store:
+        assert import_json(store, path) == 2
+        assert [r.cut for r in store.iter_frames()] == [False, True]
+        assert [(f.landmark_confidence, f.flags) for f in store.faces()] == [
+            (1.0, ()),
+            (0.125, (LANDMARKS_UNRELIABLE,)),
+        ]
 
 
 @pytest.mark.parametrize(
@@ -131,6 +169,19 @@ def test_optional_fields(tmp_path: Path) -> None:
         ([{"frame": 1, "faces": []}, {"frame": 1, "faces": []}], "frames[1].frame: frame 1 appears twice"),
         ([{"frame": 1, "pts": "soon", "faces": []}], "frames[0].pts"),
         ([{"frame": 1, "faces": {}}], "frames[0].faces: expected a list"),
+        ([{"frame": 1, "cut": 1, "faces": []}], "frames[0].cut: expected true or false"),
+        (
+            [{"frame": 1, "faces": [{**_face(), "landmark_confidence": 2}]}],
+            "frames[0].faces[0].landmark_confidence: expected a number in 0..1",
+        ),
+        (
+            [{"frame": 1, "faces": [{**_face(), "flags": "landmarks-unreliable"}]}],
+            "frames[0].faces[0].flags: expected a list of flag names",
+        ),
+        (
+            [{"frame": 1, "faces": [{**_face(), "flags": ["landmarks-unreliable", "odd"]}]}],
+            'frames[0].faces[0].flags: unknown flag "odd"',
+        ),
         ([7], "frames[0]: expected an object"),
     ],
 )
@@ -159,7 +210,7 @@ def test_schema_and_syntax_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"x\.json: invalid JSON at line 2 column \d+"):
         load_json(path)
     for tag, why in [
-        ("facegraft.alignments/2", "written by a newer facegraft"),
+        ("facegraft.alignments/3", "written by a newer facegraft"),
         ("facegraft.alignments/0", "unknown version"),
         ("other/1", "not a facegraft alignments document"),
         (None, "not a facegraft alignments document"),
