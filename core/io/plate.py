@@ -28,7 +28,11 @@ _FRAME_NUMBER = re.compile(r"^.*[._](-?\d+)\.[^.]+$")
 
 
 class Plate(ABC):
-    """A plate: frames addressed by number, read as (H, W, 3) arrays in the file's native pixel type."""
+    """A plate: frames addressed by number, read as (H, W, 3) arrays in the file's native pixel type.
+
+    Frames, `width` and `height` are upright: `rotation` (degrees clockwise) and then a left-right mirror
+    when `mirrored` are what was applied to the stored pixels (a phone video's display matrix).
+    """
 
     path: str
     kind: str
@@ -37,6 +41,8 @@ class Plate(ABC):
     height: int
     fps: float | None
     default_colourspace: str
+    rotation: int = 0
+    mirrored: bool = False
     _known: set[int]
 
     @abstractmethod
@@ -118,7 +124,7 @@ class ImagePlate(Plate):
 
 
 class VideoPlate(Plate):
-    """A video file: frames 1.. in presentation order, (H, W, 3) uint8 sRGB-encoded."""
+    """A video file: frames 1.. in presentation order, (H, W, 3) uint8 sRGB-encoded, turned upright."""
 
     def __init__(self, path: str) -> None:
         self.path, self.kind = path, "video"
@@ -126,6 +132,7 @@ class VideoPlate(Plate):
         self.frames = self._reader.frames
         self._known = set(self.frames)
         self.width, self.height, self.fps = self._reader.width, self._reader.height, self._reader.fps
+        self.rotation, self.mirrored = self._reader.orientation.rotation, self._reader.orientation.mirrored
         self.default_colourspace = "sRGB"
 
     def info(self, frame: int) -> FrameInfo:

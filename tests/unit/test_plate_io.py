@@ -336,3 +336,120 @@ def test_faststart_mp4_truncated_keeps_only_intact_frames(tmp_path: Path) -> Non
         with pytest.raises(InputError, match=r"frame 24 is not in the video") as err:
             plate.read(24)
         assert str(path) in str(err.value)
+
+
+# ---- orientation (display matrix) ----------------------------------------------------------------------
+
+
+def blocks(index: int) -> np.ndarray:
+    """A (H, W, 3) picture of 8-pixel random blocks, different for every frame index and asymmetric."""
+    rng = np.random.default_rng(index)
+    return rng.integers(0, 256, (H // 8, W // 8, 3), dtype=np.uint8).repeat(8, 0).repeat(8, 1)
+
+
+def encode_oriented(
+    path: Path,
+    stored: list[np.ndarray],
+    degrees: float | None = None,
+    hflip: bool = False,
+    vflip: bool = False,
+    tags: dict[str, str] | None = None,
+) -> Path:
+    """A lossless (PNG-in-MOV, FFV1-in-MKV) clip of `stored` frames with PyAV's display matrix or tags."""
+    codec = "ffv1" if path.suffix == ".mkv" else "png"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=24)
+        stream.height, stream.width = stored[0].shape[:2]
+        stream.pix_fmt = "bgr0" if codec == "ffv1" else "rgb24"
+        if degrees is not None:
+            stream.set_display_rotation(degrees, hflip, vflip)
+        stream.metadata.update(tags or {})
+        for i, img in enumerate(stored):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), "rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("ccw", [90, 180, 270])
+def test_quarter_turns_come_out_as_opencv_shows_them(tmp_path: Path, ccw: int) -> None:
+    """OpenCV's FFmpeg backend rotates by the display matrix as players do: an independent reference."""
+    import cv2
+
+    stored = [blocks(i) for i in range(4)]
+    path = encode_oriented(tmp_path / f"turn{ccw}.mov", stored, degrees=ccw)
+    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    shown = []
+    while (grabbed := capture.read())[0]:
+        shown.append(grabbed[1][..., ::-1])
+    capture.release()
+    assert len(shown) == 4
+    with open_plate(path) as plate:
+        assert (plate.rotation, plate.mirrored) == ((360 - ccw) % 360, False)
+        assert (plate.width, plate.height) == ((H, W) if ccw != 180 else (W, H))
+        for frame in [3, 1, 4, 2, 2]:  # out of order: seeks keep the turn
+            np.testing.assert_array_equal(plate.read(frame), shown[frame - 1])
+        for info, img in plate.iter_frames():
+            assert img.flags.c_contiguous
+            np.testing.assert_array_equal(img, shown[info.frame - 1])
+
+
+@pytest.mark.parametrize("ccw", [0, 90])
+@pytest.mark.parametrize(("hflip", "vflip"), [(True, False), (False, True), (True, True)])
+def test_mirrored_display_matrices(tmp_path: Path, ccw: int, hflip: bool, vflip: bool) -> None:
+    """Mirrors are applied from the matrix itself (frame.rotation alone reads an hflip as a half turn)."""
+    picture = blocks(7)
+    upright = np.rot90(picture, ccw // 90)
+    upright = upright[:, ::-1] if hflip else upright
+    upright = upright[::-1] if vflip else upright
+    path = encode_oriented(tmp_path / "mirror.mov", [picture], degrees=ccw, hflip=hflip, vflip=vflip)
+    with open_plate(path) as plate:
+        np.testing.assert_array_equal(plate.read(1), upright)
+        assert (plate.height, plate.width) == upright.shape[:2]
+        assert plate.mirrored == (hflip != vflip)
+
+
+def test_plain_clip_and_images_are_not_turned(tmp_path: Path, cfr_video: Path) -> None:
+    with open_plate(cfr_video) as plate:
+        assert (plate.rotation, plate.mirrored, plate.width, plate.height) == (0, False, W, H)
+    write_image(tmp_path / "still.png", blocks(1))
+    with open_plate(tmp_path / "still.png") as plate:
+        assert (plate.rotation, plate.mirrored) == (0, False)
+
+
+def test_old_rotate_tag_is_honoured(tmp_path: Path) -> None:
+    """A `rotate` tag (as FFmpeg before 5 copied into remuxed files; Matroska upper-cases it) turns frames
+    clockwise when the stream has no display matrix."""
+    picture = blocks(2)
+    path = encode_oriented(tmp_path / "tagged.mkv", [picture], tags={"rotate": "90"})
+    with open_plate(path) as plate:
+        assert plate.rotation == 90 and (plate.width, plate.height) == (H, W)
+        np.testing.assert_array_equal(plate.read(1), np.rot90(picture, -1))
+    odd = encode_oriented(tmp_path / "odd.mkv", [picture], tags={"rotate": "30"})
+    with pytest.raises(InputError, match="rotate tag turns the picture 30 degrees") as err:
+        open_plate(odd)
+    assert str(err.value).startswith(f"{odd}: ")
+
+
+def test_non_quarter_turns_and_skews_are_refused(tmp_path: Path) -> None:
+    """Any other angle would need resampling onto a new canvas: refused at open with one clear line."""
+    tilted = encode_oriented(tmp_path / "tilted.mov", [blocks(3)], degrees=-45)
+    with pytest.raises(InputError, match="turns the picture 45 degrees clockwise") as err:
+        open_plate(tilted)
+    message = str(err.value)
+    assert message.startswith(f"{tilted}: ") and "\n" not in message and "export the clip upright" in message
+
+
+def test_orientation_from_matrix_ignores_scale_and_refuses_skew() -> None:
+    from facegraft.io.video import orientation_from_matrix
+
+    one, w = 65536, 1 << 30
+    assert orientation_from_matrix([0, 2 * one, 0, -2 * one, 0, 0, 0, 0, w], "x.mp4").rotation == 90
+    assert orientation_from_matrix([one, 0, 0, 0, one, 0, 0, 0, w], "x.mp4").rotation == 0
+    with pytest.raises(InputError, match="x.mp4: .*skews"):
+        orientation_from_matrix([one, one // 2, 0, 0, one, 0, 0, 0, w], "x.mp4")
+    with pytest.raises(InputError, match="unreadable display matrix"):
+        orientation_from_matrix([one, 0, 0], "x.mp4")
