@@ -9,12 +9,16 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from facegraft import __version__
 from facegraft.errors import EXIT_USAGE, FacegraftError
 from facegraft.faceset.merge import DEFAULT_DEDUPE
 from facegraft.options import add_arguments, from_namespace
 from facegraft.progress import MODES
+
+if TYPE_CHECKING:
+    from facegraft.store.alignments import AlignmentsStore
 
 
 class _Parser(argparse.ArgumentParser):
@@ -95,7 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
         "shot"
     )
     asub.add_parser("rename", help="rename face images back to their store names").add_argument("shot")
-    asub.add_parser("stats", help="frame and face counts").add_argument("shot")
+    asub.add_parser("stats", help="frame, face, flagged-face and shot counts (JSON)").add_argument("shot")
+    for name, what in (
+        ("shots", "list the shots between hard cuts: frames, faces and tracks of each"),
+        ("flagged", "list the faces extraction flagged (e.g. landmarks-unreliable) with their confidence"),
+    ):
+        q = asub.add_parser(name, help=what)
+        q.add_argument("shot", metavar="SHOTDIR")
+        q.add_argument("--json", action="store_true", help="one JSON list instead of a table")
     d = asub.add_parser("draw", help="write plate frames with the stored landmarks drawn")
     d.add_argument("shot")
     d.add_argument("plate")
@@ -104,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--colourspace", default=None)
     for q in (e, i, d):
         _add_common(q)
-    for name in ("no-faces", "multi-faces", "remove-deleted", "rename", "stats"):
+    for name in ("no-faces", "multi-faces", "remove-deleted", "rename", "stats", "shots", "flagged"):
         _add_common(asub.choices[name])
 
     _add_faceset(sub)
@@ -703,12 +714,68 @@ def cmd_alignments(args: argparse.Namespace) -> int:
             _say(args, f"renamed {len(renamed)} face images")
         elif args.job == "stats":
             print(json.dumps(store.stats()))
+        elif args.job in ("shots", "flagged"):
+            _list_shots_or_flagged(args, store)
         elif args.job == "draw":
             from facegraft.extract.draw import draw_alignments
 
             n = draw_alignments(store, args.plate, Path(args.output), args.frames, args.colourspace)
             _say(args, f"drew {n} frames into {args.output}")
     return 0
+
+
+def _list_shots_or_flagged(args: argparse.Namespace, store: AlignmentsStore) -> None:
+    """`alignments shots` / `alignments flagged`: a table, or with --json one JSON list."""
+    from facegraft.store.shots import shots
+
+    if args.job == "shots":
+        found = [s.as_dict() for s in shots(store)]
+        headers = ("shot", "frames", "count", "faces", "tracks")
+        rows = [
+            (s["index"], f"{s['first_frame']}-{s['last_frame']}", s["frames"], s["faces"], _ids(s["tracks"]))
+            for s in found
+        ]
+    else:
+        found = [
+            {
+                "face_id": f.id,
+                "frame": f.frame,
+                "index": f.index,
+                "track_id": f.track_id,
+                "flags": list(f.flags),
+                "landmark_confidence": round(f.landmark_confidence, 4),
+            }
+            for f in store.flagged_faces()
+        ]
+        headers = ("frame", "index", "track", "flags", "confidence")
+        rows = [
+            (
+                f["frame"],
+                f["index"],
+                _ids([f["track_id"]]),
+                ",".join(f["flags"]),
+                f"{f['landmark_confidence']:.2f}",
+            )
+            for f in found
+        ]
+    if args.json or args.progress == "json":
+        print(json.dumps(found))
+    elif not rows:
+        _say(args, f"no {'shots' if args.job == 'shots' else 'flagged faces'} in {args.shot}")
+    else:
+        print(_table(headers, rows))
+
+
+def _ids(ids: list) -> str:
+    """Track ids for a table cell: comma-separated, '-' for none."""
+    return ",".join(str(i) for i in ids if i is not None) or "-"
+
+
+def _table(headers: tuple[str, ...], rows: list[tuple]) -> str:
+    """Left-aligned columns two spaces apart, a header line first."""
+    cells = [tuple(map(str, headers)), *(tuple(map(str, row)) for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)
 
 
 def _say(args: argparse.Namespace, text: str) -> None:

@@ -237,3 +237,48 @@ def test_import_of_a_bad_json_names_the_file(tmp_path: Path) -> None:
     proc = _run("alignments", "import", str(tmp_path / "s"), "--json", str(bad), check=False)
     assert proc.returncode == 2
     assert str(bad) in proc.stderr and "landmarks" in proc.stderr
+
+
+def _cut_shot(tmp_path: Path) -> Path:
+    """A shot imported from JSON: frames 1-6, a hard cut before frame 4, one face of frame 5 flagged."""
+    lms = [[100 + i, 100 + i % 7] for i in range(68)]
+    frames = []
+    for frame in range(1, 7):
+        faces = [{"landmarks": lms}]
+        if frame == 5:
+            faces.append({"landmarks": lms, "landmark_confidence": 0.125, "flags": ["landmarks-unreliable"]})
+        frames.append({"frame": frame, "cut": frame == 4, "faces": faces})
+    doc = tmp_path / "cuts.json"
+    doc.write_text(json.dumps({"schema": "facegraft.alignments/2", "plate": "/p.mov", "frames": frames}))
+    shot_dir = tmp_path / "cuts"
+    _run("alignments", "import", str(shot_dir), "--json", str(doc))
+    return shot_dir
+
+
+def test_shots_flagged_and_their_counts(tmp_path: Path) -> None:
+    shot_dir = _cut_shot(tmp_path)
+    shots = json.loads(_run("alignments", "shots", str(shot_dir), "--json").stdout)
+    assert shots == [
+        {"index": 0, "first_frame": 1, "last_frame": 3, "frames": 3, "faces": 3, "tracks": []},
+        {"index": 1, "first_frame": 4, "last_frame": 6, "frames": 3, "faces": 4, "tracks": []},
+    ]
+    table = _run("alignments", "shots", str(shot_dir)).stdout.splitlines()
+    assert table[0].split() == ["shot", "frames", "count", "faces", "tracks"]
+    assert [row.split() for row in table[1:]] == [["0", "1-3", "3", "3", "-"], ["1", "4-6", "3", "4", "-"]]
+    flagged = json.loads(_run("alignments", "flagged", str(shot_dir), "--json").stdout)
+    assert [(f["frame"], f["index"], f["flags"], f["landmark_confidence"]) for f in flagged] == [
+        (5, 1, ["landmarks-unreliable"], 0.125)
+    ]
+    table = _run("alignments", "flagged", str(shot_dir)).stdout.splitlines()
+    assert table[0].split() == ["frame", "index", "track", "flags", "confidence"]
+    assert table[1].split() == ["5", "1", "-", "landmarks-unreliable", "0.12"]
+    stats = json.loads(_run("alignments", "stats", str(shot_dir)).stdout)
+    assert (stats["shots"], stats["flagged_faces"], stats["faces"]) == (2, 1, 7)
+    doc = _export(shot_dir, tmp_path / "back.json")
+    assert [f["cut"] for f in doc["frames"]] == [False, False, False, True, False, False]
+    assert [face["flags"] for face in doc["frames"][4]["faces"]] == [[], ["landmarks-unreliable"]]
+
+
+def test_no_flagged_faces_says_so(shot) -> None:
+    assert "no flagged faces" in _run("alignments", "flagged", str(shot["shot"])).stdout
+    assert json.loads(_run("alignments", "flagged", str(shot["shot"]), "--json").stdout) == []
