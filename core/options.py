@@ -3,6 +3,9 @@
 An options class is a dataclass whose fields carry `metadata={"help": ..., "choices": ...}` (use `opt`).
 `add_arguments` builds argparse flags from it and `from_namespace` reads them back, so every front end is
 built from the same declaration; `describe` gives the JSON a panel builds its controls from.
+
+Help texts are plain text: argparse %-formats an argument's help (``%(default)s``), so `add_arguments`
+escapes every ``%`` and keeps the text as written on the action as ``declared_help`` for panels.
 """
 
 from __future__ import annotations
@@ -42,6 +45,22 @@ def _base_type(cls: type, f: dataclasses.Field) -> Any:
     return t
 
 
+def _add(
+    parser: argparse.ArgumentParser,
+    f: dataclasses.Field,
+    *flags: str,
+    help: str,
+    declared_default: Any,
+    **kw: Any,
+) -> None:
+    """parser.add_argument for field `f` with `help` taken as plain text; the action keeps the field's own
+    help text (without the default argparse shows) and its declared default for panels."""
+    action = parser.add_argument(*flags, dest=f.name, help=help.replace("%", "%%"), **kw)
+    action.declared_help = f.metadata["help"]  # type: ignore[attr-defined]
+    # Value flags default to None (unset flags keep the dataclass default); panels read this.
+    action.declared_default = declared_default  # type: ignore[attr-defined]
+
+
 def add_arguments(parser: argparse.ArgumentParser, cls: type, exclude: Sequence[str] = ()) -> None:
     """Add one flag per field of the options dataclass `cls` (fields with cli=False are skipped)."""
     for f in dataclasses.fields(cls):
@@ -52,35 +71,34 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, exclude: Sequence[
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         help_text = f.metadata["help"]
         if t is bool:
-            if default:
-                action = parser.add_argument(
-                    "--no-" + flag[2:], dest=f.name, action="store_false", help=help_text
-                )
-            else:
-                action = parser.add_argument(flag, dest=f.name, action="store_true", help=help_text)
-            action.declared_default = default  # type: ignore[attr-defined]
-            continue
-        choices = _choices(f)
-        if typing.get_origin(t) in (tuple, list):
-            action = parser.add_argument(
+            store = "store_false" if default else "store_true"
+            name = "--no-" + flag[2:] if default else flag
+            _add(parser, f, name, action=store, help=help_text, declared_default=default)
+        elif typing.get_origin(t) in (tuple, list):
+            joined = ",".join(default)
+            help_text = f"{help_text} (comma-separated; default: {joined})"
+            _add(
+                parser,
+                f,
                 flag,
-                dest=f.name,
                 default=None,
                 metavar="A,B",
-                help=f"{help_text} (comma-separated; default: {','.join(default)})",
+                help=help_text,
+                declared_default=joined,
             )
-            action.declared_default = ",".join(default)  # type: ignore[attr-defined]
-            continue
-        action = parser.add_argument(
-            flag,
-            dest=f.name,
-            type=t if t in (int, float) else str,
-            default=None,
-            choices=choices,
-            help=f"{help_text} (default: {default})",
-        )
-        # The flag itself defaults to None (unset flags keep the dataclass default); panels read this.
-        action.declared_default = default  # type: ignore[attr-defined]
+        else:
+            kind = t if t in (int, float) else str
+            help_text = f"{help_text} (default: {default})"
+            _add(
+                parser,
+                f,
+                flag,
+                type=kind,
+                default=None,
+                choices=_choices(f),
+                help=help_text,
+                declared_default=default,
+            )
 
 
 def from_namespace(cls: type, ns: argparse.Namespace, **overrides: Any) -> Any:

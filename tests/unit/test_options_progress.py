@@ -224,3 +224,19 @@ def test_zero_total_and_unknown_mode() -> None:
         Progress(1, "x", mode="fancy")
     for m in MODES:
         assert m in str(err.value)
+
+
+@dataclasses.dataclass
+class _Percent:
+    share: float = opt(0.5, "share of frames (50% by default; %(prog)s is not expanded)")
+    pattern: str = opt("plate.%04d.exr", "file pattern")
+
+
+def test_percent_in_help_and_default_is_plain_text() -> None:
+    p = _parser(_Percent)
+    text = " ".join(p.format_help().split())
+    assert "(50% by default; %(prog)s is not expanded)" in text and "default: plate.%04d.exr" in text
+    by_dest = {a.dest: a for a in p._actions}
+    assert by_dest["share"].declared_help == _Percent.__dataclass_fields__["share"].metadata["help"]
+    assert by_dest["pattern"].declared_default == "plate.%04d.exr"
+    assert _parse(["--pattern", "a.%d.png"], _Percent).pattern == "a.%d.png"
