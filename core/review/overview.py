@@ -1,9 +1,10 @@
 """What the review page shows, read from the store as JSON-able dicts: the shot's timeline with its problem
 markers, one frame's faces, and the faces grouped by person.
 
-Problem frames are the ones the alignments jobs list (`alignments no-faces`, `alignments multi-faces`)
-plus frames holding a face scored below the extraction's `--min-confidence` (a track kept below the
-new-face threshold, a weak detection); a frame a person has accepted stops being a problem.
+Problem frames are the ones the alignments jobs list (`alignments no-faces`, `alignments multi-faces`,
+`alignments flagged`) plus frames holding a face scored below the extraction's `--min-confidence` (a track
+kept below the new-face threshold, a weak detection); a frame a person has accepted stops being a problem.
+The timeline also marks the shot boundaries: frames with a hard cut just before them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from facegraft.extract.identity import SAME_PERSON
 from facegraft.faceset.collection import FACES_DIR, Faceset, open_faceset
 from facegraft.faceset.ordering import identity_order
 from facegraft.faceset.survey import embeddings
-from facegraft.store import jobs
 from facegraft.store.alignments import AlignmentsStore, EditRecord, Face
 
 DEFAULT_MIN_CONFIDENCE = 0.5
@@ -35,24 +35,22 @@ def shot_summary(store: AlignmentsStore) -> dict:
     """The shot, its plate, every stored frame with its face count and markers, and the latest edit."""
     settings = store.setting("extract", {}) or {}
     threshold = float(settings.get("min_confidence", DEFAULT_MIN_CONFIDENCE))
-    no_face = set(jobs.frames_without_faces(store))
-    multi = set(jobs.frames_with_several_faces(store))
     reviewed = store.reviewed_frames()
-    frames, low = [], []
-    for frame, count, lowest in store.frame_overview():
-        weak = lowest is not None and lowest < threshold
-        if weak:
-            low.append(frame)
+    frames = []
+    for s in store.frame_summaries():
         frames.append(
             {
-                "frame": frame,
-                "faces": count,
-                "no_face": frame in no_face,
-                "multi_face": frame in multi,
-                "low_confidence": weak,
-                "reviewed": frame in reviewed,
+                "frame": s.frame,
+                "faces": s.faces,
+                "no_face": s.faces == 0,
+                "multi_face": s.faces > 1,
+                "low_confidence": s.lowest_score is not None and s.lowest_score < threshold,
+                "flagged": s.flagged,
+                "cut": s.cut,
+                "reviewed": s.frame in reviewed,
             }
         )
+    kinds = ("no_face", "multi_face", "low_confidence", "flagged", "cut")
     plate = store.plate()
     return {
         "shot": str(store.shot_dir),
@@ -62,7 +60,8 @@ def shot_summary(store: AlignmentsStore) -> dict:
         "size": settings.get("size"),
         "min_confidence": threshold,
         "frames": frames,
-        "markers": {"no_face": sorted(no_face), "multi_face": sorted(multi), "low_confidence": low},
+        "markers": {k: [f["frame"] for f in frames if f[k]] for k in kinds},
+        "shots": 1 + sum(f["cut"] for f in frames[1:]) if frames else 0,  # as alignments.stats counts
         "reviewed": sorted(reviewed),
         "last_edit": edit_json(store.last_edit()),
     }
@@ -79,6 +78,8 @@ def face_json(face: Face) -> dict:
         "score": _r(face.score),
         "landmarks": [[_r(x), _r(y)] for x, y in np.asarray(face.landmarks, np.float64)],
         "pose": [_r(v) for v in face.pose],
+        "landmark_confidence": _r(face.landmark_confidence),
+        "flags": list(face.flags),
         "track_id": face.track_id,
         "face_type": face.face_type,
         "size": face.size,
@@ -137,4 +138,10 @@ def identity_groups(store: AlignmentsStore, threshold: float = SAME_PERSON) -> l
 
 
 def _grid_face(face: Face) -> dict:
-    return {"id": face.id, "frame": face.frame, "revision": face.revision, "score": _r(face.score)}
+    return {
+        "id": face.id,
+        "frame": face.frame,
+        "revision": face.revision,
+        "score": _r(face.score),
+        "flags": list(face.flags),
+    }

@@ -24,7 +24,7 @@ from facegraft.extract.alignment import transform_points
 from facegraft.extract.pipeline import ExtractOptions, extract
 from facegraft.review.masks import LABEL
 from facegraft.sample_plates import Move, render, write_png_sequence
-from facegraft.store.alignments import AlignmentsStore
+from facegraft.store.alignments import LANDMARKS_UNRELIABLE, AlignmentsStore
 from facegraft.store.face_images import read_face_tags
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -74,6 +74,7 @@ def world(tmp_path_factory, photos, reference_landmarks, start_engine) -> dict:
     (shot / "faces" / missed.image).unlink()
     assert facegraft("alignments", "remove-deleted", shot) == 0
     shutil.copytree(shot, root / "shot_b")
+    shutil.copytree(shot, root / "shot_c")
     truth = {
         f: transform_points(reference_landmarks["astronaut"], m) for f, (_, m) in zip(sorted(MOVES), frames)
     }
@@ -482,6 +483,38 @@ def test_two_tabs_on_one_face_get_a_conflict_and_the_store_stays_whole(world, br
         "a plain box cannot fit it upside down"
     )
     assert np.linalg.norm(turned.landmarks - truth, axis=1).mean() < 2.0, "turned, the face is found right"
+
+
+MARKS_JS = """
+const tick = (n) => document.querySelector(`#timeline .tick[data-frame="${n}"]`);
+const g = document.querySelector('#faces g.face');
+return {cuts: [...document.querySelectorAll('#timeline .tick.cut')].map(t => Number(t.dataset.frame)),
+  flagged: [...document.querySelectorAll('#timeline .tick.flagged')].map(t => Number(t.dataset.frame)),
+  title: tick(3).title, counts: document.getElementById('counts').textContent,
+  face: g.getAttribute('class'), badge: (g.querySelector('text.flag-badge') || {}).textContent || '',
+  fill: getComputedStyle(g.querySelector('circle.lm')).fill};
+"""
+
+
+def test_timeline_marks_cuts_and_flagged_faces_and_the_frame_labels_them(world, browser, monkeypatch, capsys):
+    """Extraction's cut and flags, as the page shows them: a cut mark before frame 3, frame 1 marked for
+    its flagged face, and that face labelled and drawn in another colour."""
+    shot = world["root"] / "shot_c"
+    with AlignmentsStore.open(shot) as store:
+        one, three = store.frame(1, load_masks=True), store.frame(3)
+        one.faces[0].flags, one.faces[0].landmark_confidence = (LANDMARKS_UNRELIABLE,), 0.2
+        three.cut = True
+        store.write_frames([one, three])
+    open_page(browser, review_url(world, shot, monkeypatch, capsys))
+    marks = wait_for(browser, lambda s: s["frame"] == 1 and len(s["faces"]) == 1, "frame 1") and (
+        browser.execute_script(MARKS_JS)
+    )
+    assert marks["cuts"] == [3] and marks["flagged"] == [1]
+    assert "hard cut" in marks["title"] and "2 shots" in marks["counts"]
+    assert "1 with flagged faces" in marks["counts"]
+    assert "flagged" in marks["face"].split() and marks["badge"] == "⚠ landmarks unreliable (0.20)"
+    assert marks["fill"] == "rgb(255, 93, 93)", "a flagged face's landmarks are drawn red"
+    assert browser.save_screenshot(str(SCREENSHOT.with_name("review_page_flags.png")))
 
 
 def test_review_command_starts_an_engine_service_for_the_shot_when_none_runs(

@@ -11,6 +11,9 @@
   const PARTS = [[0, 16, false], [17, 21, false], [22, 26, false], [27, 30, false], [31, 35, false],
     [36, 41, true], [42, 47, true], [48, 59, true], [60, 67, true]];
   const MASK = "label";
+  // What a face flag means, said on the frame view and in the panel (flags from extraction).
+  const FLAG_TEXT = { "landmarks-unreliable": "landmarks unreliable" };
+  const flagText = (flags) => flags.map((f) => FLAG_TEXT[f] || f).join(", ");
   const state = {
     summary: null, frame: null, current: null, selected: null, mode: "select", zoom: false,
     groups: [], busy: 0, drag: null, stroke: null, brush: { radius: 16, include: false },
@@ -149,7 +152,7 @@
   }
 
   function isProblem(f) {
-    return !f.reviewed && (f.no_face || f.multi_face || f.low_confidence);
+    return !f.reviewed && (f.no_face || f.multi_face || f.low_confidence || f.flagged > 0);
   }
 
   function drawHeader() {
@@ -159,6 +162,7 @@
     $("title").textContent = s.name;
     $("counts").textContent = `${s.frames.length} frames · ${m.no_face.length} without a face · `
       + `${m.multi_face.length} with several · ${m.low_confidence.length} low confidence · `
+      + `${m.flagged.length} with flagged faces · ${s.shots} shot${s.shots === 1 ? "" : "s"} · `
       + `${s.reviewed.length} accepted`;
     $("undo").disabled = !s.last_edit;
     $("undo").title = s.last_edit ? `Undo edit ${s.last_edit.id} (${s.last_edit.kind}) (Ctrl+Z)` : "Nothing to undo";
@@ -167,7 +171,8 @@
   function drawTimeline() {
     const line = $("timeline");
     line.replaceChildren();
-    for (const f of state.summary.frames) {
+    state.summary.frames.forEach((f, i) => {
+      const cut = f.cut && i > 0;  // a shot boundary just before this frame (the first frame starts one anyway)
       const tick = document.createElement("button");
       tick.type = "button";
       tick.className = "tick";
@@ -177,15 +182,18 @@
       if (f.no_face) marks.push("no face");
       if (f.multi_face) marks.push("several faces");
       if (f.low_confidence) marks.push("low confidence");
+      if (f.flagged) marks.push(`${f.flagged} flagged face${f.flagged === 1 ? "" : "s"}`);
+      if (cut) marks.push("hard cut before it: a new shot starts");
       if (f.reviewed) marks.push("accepted");
       for (const [flag, cls] of [[f.no_face, "no-face"], [f.multi_face, "multi-face"],
-        [f.low_confidence, "low-confidence"], [f.reviewed, "reviewed"], [f.frame === state.current, "current"]]) {
+        [f.low_confidence, "low-confidence"], [f.flagged > 0, "flagged"], [cut, "cut"], [f.reviewed, "reviewed"],
+        [f.frame === state.current, "current"]]) {
         if (flag) tick.classList.add(cls);
       }
       tick.title = `frame ${f.frame}: ${f.faces} face${f.faces === 1 ? "" : "s"}${marks.length ? ` (${marks.join(", ")})` : ""}`;
       tick.addEventListener("click", () => { tick.blur(); act(() => go(f.frame)); });
       line.append(tick);
-    }
+    });
     const f = state.current === null ? null : summaryFrame(state.current);
     const position = state.summary.frames.indexOf(f) + 1;
     $("frame-label").textContent = f ? `Frame ${f.frame} (${position} of ${state.summary.frames.length})` : "";
@@ -257,8 +265,10 @@
     layer.replaceChildren();
     for (const fc of f.faces) {
       const [x0, y0, x1, y1] = fc.box;
-      const g = el("g", { class: `face${fc.id === state.selected ? " selected" : ""}`, "data-face-id": fc.id,
-        "data-revision": fc.revision, "data-index": fc.index }, layer);
+      const flagged = fc.flags.length > 0;
+      const g = el("g", { class: `face${fc.id === state.selected ? " selected" : ""}${flagged ? " flagged" : ""}`,
+        "data-face-id": fc.id, "data-revision": fc.revision, "data-index": fc.index, "data-flags": fc.flags.join(",") },
+      layer);
       el("rect", { class: "hit", x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, g);
       el("rect", { class: "box", x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, g);
       for (const [a, b, closed] of PARTS) {
@@ -269,6 +279,10 @@
       el("rect", { class: "handle", x: x1 - 5 * k, y: y1 - 5 * k, width: 10 * k, height: 10 * k }, g);
       const tag = el("text", { class: "tag", x: x0, y: y0 - 5 * k, "font-size": 12 * k }, g);
       tag.textContent = `#${fc.index} id ${fc.id} · ${fc.score.toFixed(2)}`;
+      if (flagged) {
+        const badge = el("text", { class: "flag-badge", x: x0, y: y1 + 15 * k, "font-size": 12 * k }, g);
+        badge.textContent = `⚠ ${flagText(fc.flags)} (${fc.landmark_confidence.toFixed(2)})`;
+      }
     }
     svg.classList.toggle("adding", state.mode === "add");
   }
@@ -402,7 +416,8 @@
     $("drop-person").disabled = !group;
     $("face-info").textContent = fc
       ? `Face ${fc.id} · frame ${fc.frame} · #${fc.index} · score ${fc.score.toFixed(2)} · yaw ${fc.pose[0].toFixed(0)}° · `
-        + `${person} · revision ${fc.revision}`
+        + `${person} · landmark confidence ${fc.landmark_confidence.toFixed(2)}`
+        + `${fc.flags.length ? ` · ⚠ ${flagText(fc.flags)}` : ""} · revision ${fc.revision}`
       : state.frame && state.frame.faces.length ? "Click a face to select it (Tab: next face)."
         : "No face in this frame: press B and draw a box around a face the detector missed.";
     loadMask(fc);
@@ -549,7 +564,8 @@
         img.className = "thumb";
         img.loading = "lazy";
         img.alt = `face ${f.id}, frame ${f.frame}`;
-        img.title = `face ${f.id} · frame ${f.frame} · score ${f.score}`;
+        img.title = `face ${f.id} · frame ${f.frame} · score ${f.score}${f.flags.length ? ` · ${flagText(f.flags)}` : ""}`;
+        img.classList.toggle("flagged", f.flags.length > 0);
         img.dataset.faceId = f.id;
         img.dataset.frame = f.frame;
         img.src = url("face/image", { face: f.id, size: 96, rev: f.revision });
