@@ -285,6 +285,7 @@ def _add_mask(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_faceset(sub: argparse._SubParsersAction) -> None:
+    from facegraft.faceset.collection import GatherOptions
     from facegraft.faceset.filter import FilterOptions
     from facegraft.faceset.report import ReportOptions
     from facegraft.faceset.sort import SortOptions
@@ -319,6 +320,7 @@ def _add_faceset(sub: argparse._SubParsersAction) -> None:
         help="drop a face that repeats a kept face of the same person: thumbnail RMS difference below "
         f"THRESHOLD (0..1; default when given without a value: {DEFAULT_DEDUPE})",
     )
+    add_arguments(mg, GatherOptions)
     ex = fsub.add_parser(
         "export", help="rebuild the faceset from the store and plate at another face type or size"
     )
@@ -327,6 +329,7 @@ def _add_faceset(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--face-type", default=None, help="face type of the new crops (default: the shot's)")
     ex.add_argument("--size", type=int, default=None, help="crop size in pixels (default: the shot's)")
     ex.add_argument("--plate", default=None, help="the plate, when it has moved since extraction")
+    add_arguments(ex, GatherOptions)
     r = fsub.add_parser("report", help="HTML coverage report: poses, blur, light, expressions, missing poses")
     r.add_argument("src", metavar="SRC")
     r.add_argument("--against", default=None, metavar="DST", help="target faceset whose poses SRC must cover")
@@ -337,7 +340,10 @@ def _add_faceset(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_faceset(args: argparse.Namespace) -> int:
+    from facegraft.faceset.collection import GatherOptions
+
     mode = "quiet" if args.quiet else args.progress
+    gather = from_namespace(GatherOptions, args)  # merge and export: which faces to take
     if args.job == "sort":
         from facegraft.faceset.sort import SortOptions, sort_faceset
 
@@ -365,18 +371,21 @@ def cmd_faceset(args: argparse.Namespace) -> int:
     elif args.job == "merge":
         from facegraft.faceset.merge import merge_facesets
 
-        summary = merge_facesets(args.inputs, args.output, args.dedupe, mode).as_dict()
+        summary = merge_facesets(args.inputs, args.output, args.dedupe, mode, gather).as_dict()
         dropped = len(summary["dropped"])
-        text = f"merged {summary['faces']} faces into {args.output} ({dropped} duplicates dropped)"
+        skipped = _skipped(summary)
+        text = f"merged {summary['faces']} faces into {args.output} ({dropped} duplicates dropped"
+        text += f", {skipped})" if skipped else ")"
     elif args.job == "export":
         from facegraft.faceset.export import export_faceset
 
         summary = export_faceset(
-            args.shot, args.output, args.face_type, args.size, args.plate, mode
+            args.shot, args.output, args.face_type, args.size, args.plate, mode, gather
         ).as_dict()
         text = (
             f"wrote {summary['faces']} {summary['face_type']} faces ({summary['size']} px) to {args.output}"
         )
+        text += f" ({_skipped(summary)})" if summary["skipped_unreliable"] else ""
     else:
         from facegraft.faceset.report import ReportOptions, write_report
 
@@ -384,6 +393,10 @@ def cmd_faceset(args: argparse.Namespace) -> int:
             args.src, args.output, args.against, from_namespace(ReportOptions, args)
         ).as_dict()
         text = f"wrote {summary['html']}"
+        for role in ("source", "target"):
+            flags = summary[f"{role}_flags"]
+            if flags:
+                text += f"; {role}: " + ", ".join(f"{n} faces flagged {name}" for name, n in flags.items())
         if args.against:
             text += (
                 f": {summary['missing_faces']} target faces in {summary['missing_cells']} poses lack a source"
@@ -393,6 +406,12 @@ def cmd_faceset(args: argparse.Namespace) -> int:
     else:
         _say(args, text)
     return 0
+
+
+def _skipped(summary: dict) -> str:
+    """How many flagged faces a gathering faceset command left out, '' for none."""
+    n = summary["skipped_unreliable"]
+    return f"{n} flagged landmarks-unreliable skipped (--include-unreliable takes them)" if n else ""
 
 
 def cmd_watch(args: argparse.Namespace) -> int:

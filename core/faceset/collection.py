@@ -4,6 +4,10 @@
 folder of face PNGs. Images are matched to store faces by the face id in their tags, never by file name,
 so files renamed by a sort or grouped into sub-folders still resolve. Group folders made by a sort carry
 a marker file; only those are searched, so a folder the user made to keep rejects out stays out.
+
+The commands that gather faces from shots into a new faceset (`faceset merge`, `faceset export`) leave
+out faces flagged ``landmarks-unreliable`` unless `GatherOptions.include_unreliable` says otherwise: their
+landmarks are a coarse 5-point fit, so their crops and masks are not aligned like the others.
 """
 
 from __future__ import annotations
@@ -20,13 +24,38 @@ import numpy as np
 
 from facegraft.errors import InputError
 from facegraft.extract.alignment import mean_face, transform_points
-from facegraft.store.alignments import AlignmentsStore, Face
+from facegraft.options import opt
+from facegraft.store.alignments import LANDMARKS_UNRELIABLE, AlignmentsStore, Face
 from facegraft.store.face_images import face_image_name, read_face_tags
 
 FACES_DIR = "faces"
 GROUP_MARKER = ".facegraft-group"
 _SORT_PREFIX = re.compile(r"^\d+-")
 _TMP_PREFIX = ".facegraft-moving-"
+
+
+@dataclass
+class GatherOptions:
+    """Options of the faceset commands that gather faces from shots into a new faceset (merge, export)."""
+
+    include_unreliable: bool = opt(
+        False,
+        f"also take faces flagged {LANDMARKS_UNRELIABLE} (the 68-point fit failed: coarse landmarks, "
+        "misaligned crops); they are skipped by default",
+    )
+
+    def takes(self, face: Face | None) -> bool:
+        """Whether a face (None: an image without a store record) goes into the new faceset."""
+        return self.include_unreliable or face is None or LANDMARKS_UNRELIABLE not in face.flags
+
+
+def flag_counts(faces: Iterable[Face | None]) -> dict[str, int]:
+    """{flag: faces carrying it} for the flags some of the faces carry (None: an image without a record)."""
+    counts: dict[str, int] = {}
+    for f in faces:
+        for flag in f.flags if f is not None else ():
+            counts[flag] = counts.get(flag, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 @dataclass

@@ -4,7 +4,8 @@ without detecting or landmarking again.
 The stored landmarks give a new alignment matrix per face; the plate frame is read once, converted to
 the working encoding as extraction did, and each face warped and masked again. The result is a new shot
 folder (``alignments.db`` + ``faces/``) built under a temporary name and renamed into place. A merged
-faceset is rebuilt from each of its source plates (its ``faceset_origins`` say which).
+faceset is rebuilt from each of its source plates (its ``faceset_origins`` say which). Faces flagged
+landmarks-unreliable are left out unless `GatherOptions.include_unreliable` (and counted).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from facegraft.errors import InputError
 from facegraft.extract.alignment import alignment_matrix, face_type, warp_face
 from facegraft.extract.masks import MASKERS, landmark_masks
-from facegraft.faceset.collection import FACES_DIR, new_shot_folder, require_new_folder
+from facegraft.faceset.collection import FACES_DIR, GatherOptions, new_shot_folder, require_new_folder
 from facegraft.io.colour import ColourConverter, resolve_colourspace
 from facegraft.io.plate import open_plate
 from facegraft.progress import Progress
@@ -26,15 +27,23 @@ from facegraft.store.face_images import face_image_name, write_face_image
 
 @dataclass
 class ExportResult:
-    """The new shot folder, its face type and size, and how many faces it holds."""
+    """The new shot folder, its face type and size, how many faces it holds and how many flagged
+    landmarks-unreliable were skipped."""
 
     out: Path
     face_type: str
     size: int
     faces: int
+    skipped_unreliable: int = 0
 
     def as_dict(self) -> dict:
-        return {"out": str(self.out), "face_type": self.face_type, "size": self.size, "faces": self.faces}
+        return {
+            "out": str(self.out),
+            "face_type": self.face_type,
+            "size": self.size,
+            "faces": self.faces,
+            "skipped_unreliable": self.skipped_unreliable,
+        }
 
 
 def plates_of(store: AlignmentsStore, faces: list[Face], plate_override: str | None) -> dict:
@@ -64,15 +73,20 @@ def export_faceset(
     size: int | None = None,
     plate: str | None = None,
     progress_mode: str = "quiet",
+    gather: GatherOptions | None = None,
 ) -> ExportResult:
-    """Write a new shot folder `out` with every face of `shot` re-cropped at the face type and size."""
+    """Write a new shot folder `out` with the faces of `shot` re-cropped at the face type and size."""
+    gather = gather or GatherOptions()
     out = Path(out)
     require_new_folder(out)
     with AlignmentsStore.open(shot) as store:
         recs = list(store.iter_frames(load_masks=True))
+        stored = sum(len(r.faces) for r in recs)
+        recs = [replace(r, faces=[f for f in r.faces if gather.takes(f)]) for r in recs]
         faces = [f for r in recs for f in r.faces]
         if not faces:
-            raise InputError("the store holds no faces to export", store.path)
+            why = " not flagged landmarks-unreliable (--include-unreliable takes them)" if stored else ""
+            raise InputError(f"the store holds no faces{why} to export", store.path)
         kind = face_type_name or faces[0].face_type
         face_type(kind)  # validates the name
         px = int(size or faces[0].size)
@@ -114,7 +128,9 @@ def export_faceset(
                 )
         new_of = {old_ids[id(g)]: g for r in out_recs for g in r.faces}
         _write_crops(groups, new_of, tmp / FACES_DIR, progress_mode)
-    return ExportResult(out=out, face_type=kind, size=px, faces=len(faces))
+    return ExportResult(
+        out=out, face_type=kind, size=px, faces=len(faces), skipped_unreliable=stored - len(faces)
+    )
 
 
 def _write_crops(groups: dict, new_of: dict[int, Face], faces_dir: Path, progress_mode: str) -> None:

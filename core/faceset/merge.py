@@ -5,7 +5,8 @@ The merged faceset is a shot folder of its own: ``alignments.db`` + ``faces/``. 
 renumbered 1.. in argument order; each face keeps its landmarks, pose, embedding, matrix and masks, and
 the store's ``faceset_origins`` setting maps every new face id to (source index, source face id, source
 frame) with the sources listed in the plate record. Images are copied byte for byte with new tags. The
-folder is built under a temporary name and renamed into place.
+folder is built under a temporary name and renamed into place. Faces flagged landmarks-unreliable are left
+out unless `GatherOptions.include_unreliable` (and counted).
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from facegraft.errors import InputError
-from facegraft.faceset.collection import FACES_DIR, Faceset, new_shot_folder, open_faceset, require_new_folder
+from facegraft.faceset.collection import (
+    FACES_DIR,
+    Faceset,
+    GatherOptions,
+    new_shot_folder,
+    open_faceset,
+    require_new_folder,
+)
 from facegraft.faceset.survey import embeddings, require_store_columns, survey
 from facegraft.io.atomic import write_bytes_atomic
 from facegraft.progress import Progress
@@ -33,16 +41,19 @@ DEFAULT_DEDUPE = 0.04
 
 @dataclass
 class MergeResult:
-    """Faces written, and the dropped duplicates as (dropped image, the kept image it copies, distance)."""
+    """Faces written, the dropped duplicates as (dropped image, the kept image it copies, distance), and
+    how many flagged landmarks-unreliable were skipped."""
 
     out: Path
     faces: int = 0
     dropped: list[tuple[Path, Path, float]] = field(default_factory=list)
+    skipped_unreliable: int = 0
 
     def as_dict(self) -> dict:
         return {
             "out": str(self.out),
             "faces": self.faces,
+            "skipped_unreliable": self.skipped_unreliable,
             "dropped": [
                 {"image": str(a), "duplicate_of": str(b), "distance": round(d, 4)} for a, b, d in self.dropped
             ],
@@ -78,16 +89,26 @@ def duplicates(emb: np.ndarray, thumbs: np.ndarray, threshold: float) -> dict[in
 
 
 def merge_facesets(
-    inputs: list[str | Path], out: str | Path, dedupe: float | None = None, progress_mode: str = "quiet"
+    inputs: list[str | Path],
+    out: str | Path,
+    dedupe: float | None = None,
+    progress_mode: str = "quiet",
+    gather: GatherOptions | None = None,
 ) -> MergeResult:
     """Merge the facesets of several shot folders into the new shot folder `out`."""
     if not inputs:
         raise InputError("give at least one faceset to merge")
+    gather = gather or GatherOptions()
     out = Path(out)
     require_new_folder(out)
     sets = [open_faceset(p) for p in inputs]
     for fs in sets:
         require_store_columns(fs, "merging")
+    taken = [[item for item in fs.items if gather.takes(item.face)] for fs in sets]
+    skipped = sum(len(fs.items) for fs in sets) - sum(map(len, taken))
+    sets = [Faceset(fs.folder, fs.store_path, items) for fs, items in zip(sets, taken)]
+    if skipped and not any(taken):
+        raise InputError("every face is flagged landmarks-unreliable (--include-unreliable takes them)", out)
     kinds = {(i.face.face_type, i.face.size) for fs in sets for i in fs.items}  # type: ignore[union-attr]
     if len({k for k, _ in kinds}) > 1:
         raise InputError(
@@ -105,7 +126,7 @@ def merge_facesets(
         pos = {id(item): n for n, (_, item) in enumerate(flat)}
         perm = np.array([pos[id(item)] for _, item in entries], np.int64)
         dropped = duplicates(emb[perm], thumbs[perm], dedupe)
-    result = MergeResult(out=out)
+    result = MergeResult(out=out, skipped_unreliable=skipped)
     result.dropped = [(entries[i][1].path, entries[j][1].path, d) for i, (j, d) in sorted(dropped.items())]
     with new_shot_folder(out, "merging") as tmp:
         kept = [e for i, e in enumerate(entries) if i not in dropped]
@@ -161,6 +182,8 @@ def _write_from(
                 size=src_face.size,
                 masks=masks,
                 image=face_image_name(rec.frame, len(rec.faces)),
+                landmark_confidence=src_face.landmark_confidence,
+                flags=src_face.flags,
             )
             rec.faces.append(face)
             pending.append((s, item, face))

@@ -21,7 +21,7 @@ import numpy as np
 
 from facegraft import __version__
 from facegraft.errors import InputError
-from facegraft.faceset.collection import Faceset, open_faceset
+from facegraft.faceset.collection import Faceset, flag_counts, open_faceset
 from facegraft.faceset.coverage import Grid, MissingPose, histogram, missing_poses
 from facegraft.faceset.survey import require_store_columns, survey
 from facegraft.options import opt
@@ -45,13 +45,16 @@ class ReportOptions:
 
 @dataclass
 class ReportResult:
-    """The page, its files folder, and the missing target poses it lists."""
+    """The page, its files folder, the missing target poses it lists, and the faces of each set carrying
+    extraction's flags ({flag: faces})."""
 
     html: Path
     files: Path
     source_faces: int
     target_faces: int = 0
     missing: list[MissingPose] = field(default_factory=list)
+    source_flags: dict[str, int] = field(default_factory=dict)
+    target_flags: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -59,6 +62,8 @@ class ReportResult:
             "files": str(self.files),
             "source_faces": self.source_faces,
             "target_faces": self.target_faces,
+            "source_flags": self.source_flags,
+            "target_flags": self.target_flags,
             "missing_cells": len(self.missing),
             "missing_faces": sum(len(m.indices) for m in self.missing),
             "missing": [m.as_dict() for m in self.missing],
@@ -229,6 +234,9 @@ def write_report(
     shutil.rmtree(tmp_files, ignore_errors=True)
     tmp_files.mkdir(parents=True)
     result = ReportResult(html=out, files=files, source_faces=len(src_fs))
+    result.source_flags = flag_counts(i.face for i in src_fs.items)
+    if dst_fs is not None:
+        result.target_flags = flag_counts(i.face for i in dst_fs.items)
     sections = []
     src_counts = grid.counts(s["yaw"], s["pitch"])
     _write_png(tmp_files / "source_heatmap.png", heatmap_png(src_counts))
@@ -252,7 +260,7 @@ def write_report(
         sections.append(_missing_section(result.missing, dst_fs, d, tmp_files, files.name, opts.radius))
     sections.append(_distributions(s, d))
     sections.append(_sheets(src_fs, s, tmp_files, files.name))
-    page = _page(src_fs, dst_fs, sections)
+    page = _page(src_fs, dst_fs, sections, result)
     tmp_html = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     tmp_html.write_text(page, encoding="utf-8")
     shutil.rmtree(files, ignore_errors=True)
@@ -361,15 +369,29 @@ img.sheet{display:block;margin:8px 0;max-width:100%}img.thumbs{height:55px}
 """
 
 
-def _page(src_fs: Faceset, dst_fs: Faceset | None, sections: list[str]) -> str:
+def _flagged(role: str, faces: int, flags: dict[str, int]) -> str:
+    """'N faces' with, where extraction flagged some, how many carry each flag (one marked-up span)."""
+    flagged = "".join(
+        f', <span class="flagged" data-role="{role}" data-flag="{html.escape(name)}" data-faces="{n}">'
+        f"{n} flagged {html.escape(name)}</span>"
+        for name, n in flags.items()
+    )
+    return f"{faces} faces{flagged}"
+
+
+def _page(src_fs: Faceset, dst_fs: Faceset | None, sections: list[str], result: ReportResult) -> str:
     title = f"Faceset coverage: {html.escape(str(src_fs.folder))}"
     against = (
-        f" against <code>{html.escape(str(dst_fs.folder))}</code> ({len(dst_fs)} faces)" if dst_fs else ""
+        f" against <code>{html.escape(str(dst_fs.folder))}</code> "
+        f"({_flagged('target', len(dst_fs), result.target_flags)})"
+        if dst_fs
+        else ""
     )
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f'<meta name="generator" content="facegraft {__version__}"><style>{_CSS}</style></head><body>'
         f'<h1>{title}</h1><p class="meta">Source <code>{html.escape(str(src_fs.folder))}</code> '
-        f"({len(src_fs)} faces){against}. Written {time.strftime('%Y-%m-%d %H:%M')} "
+        f"({_flagged('source', len(src_fs), result.source_flags)}){against}. "
+        f"Written {time.strftime('%Y-%m-%d %H:%M')} "
         f"by facegraft {__version__}.</p>" + "".join(sections) + "</body></html>\n"
     )

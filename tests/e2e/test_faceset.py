@@ -14,7 +14,7 @@ import pytest
 from facegraft.cli import main as facegraft_main
 from facegraft.extract.alignment import mean_face
 from facegraft.extract.pipeline import ExtractOptions, extract
-from facegraft.sample_data import camera
+from facegraft.sample_data import no_face
 from facegraft.sample_plates import Move, render, turn_head, write_png_sequence
 from facegraft.store.alignments import AlignmentsStore
 from facegraft.store.face_images import read_face_png, read_face_tags
@@ -50,7 +50,7 @@ def shoot(tmp: Path, name: str, photo: np.ndarray, landmarks: np.ndarray, yaws, 
 
 def false_detections(tmp: Path) -> Path:
     """A faceless plate whose 'faces' are landmarks placed on the background, as a bad detector gives."""
-    plate = write_png_sequence([camera()] * 3, tmp / "fp" / "plate.%04d.png", first=1)
+    plate = write_png_sequence([no_face()] * 3, tmp / "fp" / "plate.%04d.png", first=1)
     places = [(30, 30, 110), (330, 40, 120), (320, 330, 100)]
     frames = []
     for i, (x, y, s) in enumerate(places):
@@ -439,4 +439,63 @@ def test_a_sort_killed_half_way_is_put_right_by_clean(shots, tmp_path, monkeypat
     assert len(faces) == len(before)
     assert all(
         f.image == f"{f.frame:06d}_{f.index}.png" and (shot / "faces" / f.image).is_file() for f in faces
+    )
+
+
+def summary_of(capsys, *args: object) -> dict:
+    """Run a faceset command with --progress json and return its summary line."""
+    capsys.readouterr()
+    assert facegraft_main([str(a) for a in args] + ["--progress", "json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    return next(line for line in lines if line.get("event") == "summary")
+
+
+def test_faces_flagged_unreliable_are_counted_and_skipped_unless_asked(shots, tmp_path, capsys):
+    from facegraft.store.alignments import LANDMARKS_UNRELIABLE
+
+    shot = copy_shot(shots["astronaut"], tmp_path / "flagged")
+    with AlignmentsStore.open(shot) as store:
+        marked = [f.id for f in store.faces()[::6]]  # as extraction flags a failed 68-point fit
+        places = {(f.frame, f.index) for f in store.faces()[::6]}
+        with store.edit("flag") as edit:
+            for face_id in marked:
+                face = edit.expect(face_id, store.face_revision(face_id))
+                face.flags, face.landmark_confidence = (LANDMARKS_UNRELIABLE,), 0.1
+                edit.replace_face(face)
+    assert len(marked) == 3
+
+    report = summary_of(capsys, "faceset", "report", shot, "-o", tmp_path / "report.html")
+    assert report["source_flags"] == {LANDMARKS_UNRELIABLE: 3}
+    page = (tmp_path / "report.html").read_text()
+    assert f'data-flag="{LANDMARKS_UNRELIABLE}" data-faces="3">3 flagged {LANDMARKS_UNRELIABLE}' in page
+
+    merged = summary_of(capsys, "faceset", "merge", shot, shots["grace_hopper"], "-o", tmp_path / "m")
+    assert (merged["faces"], merged["skipped_unreliable"]) == (18 - 3 + 12, 3)
+    everything = summary_of(
+        capsys, "faceset", "merge", shot, "-o", tmp_path / "m_all", "--include-unreliable"
+    )
+    assert (everything["faces"], everything["skipped_unreliable"]) == (18, 0)
+    with AlignmentsStore.open(tmp_path / "m") as m, AlignmentsStore.open(tmp_path / "m_all") as m_all:
+        assert m.stats()["flagged_faces"] == 0 and m_all.stats()["flagged_faces"] == 3
+        assert {f.landmark_confidence for f in m_all.flagged_faces()} == {0.1}
+
+    exported = summary_of(capsys, "faceset", "export", shot, "-o", tmp_path / "e", "--size", "64")
+    assert (exported["faces"], exported["skipped_unreliable"]) == (15, 3)
+    with AlignmentsStore.open(tmp_path / "e") as e:
+        assert (
+            len(e.faces()) == 15
+            and not e.flagged_faces()
+            and not places & {(f.frame, f.index) for f in e.faces()}
+        )
+    capsys.readouterr()
+    assert (
+        facegraft_main(
+            ["faceset", "export", str(shot), "-o", str(tmp_path / "e_all"), "--include-unreliable"]
+        )
+        == 0
+    )
+    assert capsys.readouterr().out.startswith("wrote 18 ")
+    assert facegraft_main(["faceset", "merge", str(shot), "-o", str(tmp_path / "m2")]) == 0
+    assert (
+        "3 flagged landmarks-unreliable skipped (--include-unreliable takes them)" in capsys.readouterr().out
     )
