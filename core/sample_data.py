@@ -26,12 +26,14 @@ def grace_hopper() -> np.ndarray:
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
-def camera() -> np.ndarray:
-    """(512, 512, 3) uint8 grey photo of a cameraman: a plate without a usable face."""
+def no_face() -> np.ndarray:
+    """(512, 512, 3) uint8 photo of a cup of coffee on a table: a plate without a face (scikit-image's
+    cameraman is no such plate: a CNN detector finds his face)."""
+    import cv2
     from skimage import data
 
-    g = data.camera()
-    return np.ascontiguousarray(np.repeat(g[:, :, None], 3, axis=2))
+    rgb = data.coffee()[:, 44:556]
+    return np.ascontiguousarray(cv2.resize(rgb, (512, 512), interpolation=cv2.INTER_AREA))
 
 
 def reference_photos() -> dict[str, np.ndarray]:

@@ -16,7 +16,8 @@ import numpy as np
 from facegraft import __version__
 from facegraft.errors import InputError, StoreError
 from facegraft.extract import identity
-from facegraft.extract.alignment import FACE_TYPES, alignment_matrix, canonical_box, face_size
+from facegraft.extract.alignment import FACE_TYPES, alignment_matrix
+from facegraft.extract.cuts import mark_cuts
 from facegraft.extract.detectors import DETECTORS, make_detector
 from facegraft.extract.landmarkers import LANDMARKERS, MAX_ENSEMBLE, make_landmarker
 from facegraft.extract.masks import MASKERS
@@ -26,7 +27,6 @@ from facegraft.extract.tracker import (
     FaceFinder,
     TrackedFace,
     Tracker,
-    landmark_box,
     normalise_for_detection,
 )
 from facegraft.extract.writer import IMAGES_DONE_KEY, ShotWriter
@@ -47,7 +47,7 @@ DEBUG_DIR = "debug"
 class ExtractOptions:
     """Everything `facegraft extract` can be told; the CLI, the service and host panels build on this."""
 
-    detector: str = opt("dlib-hog", "face detector", choices=lambda: list(DETECTORS))
+    detector: str = opt("retinaface", "face detector", choices=lambda: list(DETECTORS))
     landmarker: str = opt("dlib68", "68-point landmarker", choices=lambda: list(LANDMARKERS))
     weights: str = opt("", "landmarker weights file (fan); default: face-alignment's cache")
     detector_weights: str = opt("", "detector weights file (sfd); default: face-alignment's cache")
@@ -55,7 +55,11 @@ class ExtractOptions:
         "full", "region of the head the aligned crop covers", choices=lambda: list(FACE_TYPES)
     )
     size: int = opt(512, "aligned crop size in pixels")
-    min_size: int = opt(0, "drop faces whose box is narrower than this many plate pixels (0: keep all)")
+    min_size: int = opt(
+        24,
+        "smallest face kept, as its detector box width in plate pixels; detection runs at a scale that "
+        "finds faces this small (0: keep all, detect at --detect-width)",
+    )
     frames: str | None = opt(None, "frames to extract, farm syntax: 1001-1100, 1001-1100x2, 1001,1005")
     every: int = opt(1, "extract every Nth frame of those")
     normalise: str = opt(
@@ -67,18 +71,23 @@ class ExtractOptions:
     )
     detect_width: int = opt(
         960,
-        "downscale frames to this width for detection (0: full resolution); faces narrower than "
-        "80 x plate width / detect width pixels are found only with --min-size or when no other face is",
+        "downscale frames to at most this width for keyframe detection (0: full resolution), never so far "
+        "that faces of --min-size are lost",
     )
     ensemble: int = opt(
-        16,
+        6,
         f"boxes averaged in the final landmark pass (1..{MAX_ENSEMBLE}): more is steadier and slower "
-        "(16 keeps tracked landmarks within 1% of the eye distance of detection on every frame), 1 for speed",
+        "(each box costs ~2 ms a face; make bench reports the jitter), 1 for speed",
     )
     min_confidence: float = opt(
-        0.5,
-        "verification score a new face needs (HOG on its upright crop; real faces "
-        "score about 1, false positives below 0.4); a track continues down to 0.5 less",
+        0.0,
+        "detector score a new face needs (0: the detector's own level; retinaface gives a face "
+        "probability, 0.7 by default); a followed face stays down to half of it",
+    )
+    coast: float = opt(
+        1.0,
+        "seconds a person missed by the detector (a turn, a hand over the face) is waited for, "
+        "unstored, to get the same track id back",
     )
     colourspace: str | None = opt(None, "plate colour space (default: scene-linear for EXR, sRGB otherwise)")
     embeddings: bool = opt(True, "compute 128-d identity embeddings (once per track segment)")
@@ -102,6 +111,7 @@ class ExtractOptions:
         "detect_every",
         "detect_width",
         "min_confidence",
+        "coast",
         "ensemble",
         "colourspace",
         "embeddings",
@@ -127,6 +137,8 @@ class ExtractOptions:
             (self.min_size >= 0, f"--min-size must be >= 0, got {self.min_size}"),
             (self.every >= 1, f"--every must be >= 1, got {self.every}"),
             (self.detect_every >= 1, f"--detect-every must be >= 1, got {self.detect_every}"),
+            (self.min_confidence >= 0, f"--min-confidence must be >= 0, got {self.min_confidence}"),
+            (self.coast >= 0, f"--coast must be >= 0 seconds, got {self.coast}"),
             (
                 1 <= self.ensemble <= MAX_ENSEMBLE,
                 f"--ensemble must be 1..{MAX_ENSEMBLE}, got {self.ensemble}",
@@ -178,27 +190,27 @@ def settings_hash(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def build_tracker(opts: ExtractOptions) -> Tracker:
-    """Detector, landmarker and tracker as the options say."""
+def build_tracker(opts: ExtractOptions, fps: float = 25.0) -> Tracker:
+    """Detector, landmarker and tracker as the options say, for a plate of `fps` frames per second."""
     det_opts: dict = {"detect_width": opts.detect_width, "min_face": opts.min_size}
     if opts.detector_weights:
         det_opts["weights"] = opts.detector_weights
     lmk_opts: dict = {"ensemble": opts.ensemble}
     if opts.weights:
         lmk_opts["weights"] = opts.weights
+    detector = make_detector(opts.detector, **det_opts)
     finder = FaceFinder(
-        make_detector(opts.detector, **det_opts),
+        detector,
         make_landmarker(opts.landmarker, **lmk_opts),
-        min_confidence=opts.min_confidence,
+        min_confidence=opts.min_confidence or detector.accept,
         rotate_retry=opts.rotate_retry,
     )
-    return Tracker(finder, detect_every=opts.detect_every, embed=identity.embed if opts.embeddings else None)
-
-
-def face_box_px(landmarks: np.ndarray) -> float:
-    """Width in plate pixels of the box a detector would put around this face (for --min-size)."""
-    cb = canonical_box()
-    return face_size(landmarks) * float(cb[2] - cb[0])
+    return Tracker(
+        finder,
+        detect_every=opts.detect_every,
+        embed=identity.embed if opts.embeddings else None,
+        max_coast=round(opts.coast * (fps if fps and fps > 0 else 25.0) / opts.every),
+    )
 
 
 def build_faces(
@@ -207,7 +219,7 @@ def build_faces(
     """Store records for the faces tracked in one frame of (width, height); masks are left to the writer."""
     faces = []
     for t in tracked:
-        if opts.min_size and face_box_px(t.landmarks) < opts.min_size:
+        if opts.min_size and t.box[2] - t.box[0] < opts.min_size:
             continue
         index = len(faces)
         faces.append(
@@ -215,7 +227,7 @@ def build_faces(
                 frame=frame,
                 index=index,
                 box=tuple(float(v) for v in t.box),
-                score=float(t.confidence),
+                score=float(t.score),
                 landmarks=np.asarray(t.landmarks, np.float32),
                 pose=head_pose(t.landmarks, size),
                 embedding=t.embedding,
@@ -224,6 +236,8 @@ def build_faces(
                 face_type=opts.face_type,
                 size=opts.size,
                 image=face_image_name(frame, index) if opts.write_faces else None,
+                landmark_confidence=float(t.confidence),
+                flags=tuple(t.flags),
             )
         )
     return faces
@@ -260,12 +274,13 @@ def _previous_state(store: AlignmentsStore, frames: list[int], position: int) ->
     return [
         TrackedFace(
             np.asarray(f.landmarks, np.float32),
-            landmark_box(f.landmarks),
+            np.asarray(f.box, np.float64),
             f.score,
-            f.score,
+            f.landmark_confidence,
             -1 if f.track_id is None else f.track_id,
             False,
             f.embedding,
+            flags=tuple(f.flags),
         )
         for f in prev.faces
     ]
@@ -286,7 +301,7 @@ def extract(
         colourspace = resolve_colourspace(opts.colourspace or plate.default_colourspace)
         converter = ColourConverter(colourspace)
         frames = select_frames(plate.frames, opts.frames, opts.every)
-        tracker = build_tracker(opts)
+        tracker = build_tracker(opts, plate.fps)
         created = [p for p in (shot, shot / FACES_DIR, shot / DEBUG_DIR) if not p.exists()]
         new_store = not (shot / AlignmentsStore.DEFAULT_NAME).exists() or opts.restart
         shot.mkdir(parents=True, exist_ok=True)
@@ -340,6 +355,8 @@ def _open_store(shot: Path, plate: Plate, opts: ExtractOptions, colourspace: str
             "height": plate.height,
             "fps": plate.fps,
             "colourspace": colourspace,
+            "rotation": plate.rotation,
+            "mirrored": plate.mirrored,
             "engine": f"facegraft {__version__}",
         }
     )
@@ -367,6 +384,7 @@ def _run(
     if opts.redo:
         done = done - set(frames)
     todo = [i for i, f in enumerate(frames) if f not in done]
+    todo_set = set(todo)
     summary.frames_skipped = len(frames) - len(todo)
     tracker.next_track_id = store.max_track_id() + 1
     faces_dir = shot / FACES_DIR
@@ -385,19 +403,23 @@ def _run(
     last_position = None
 
     def frames_in_working_space():
-        # Runs in the prefetch thread: decoding, colour and keyframe detection overlap the landmarks.
-        for position, (info, pixels) in zip(todo, plate.iter_frames([frames[i] for i in todo])):
-            rgb = converter.to_working_uint8(pixels, copy=False)
+        # Runs in the prefetch thread: decoding, colour, cut and keyframe detection overlap the landmarks.
+        decoded = zip(todo, plate.iter_frames([frames[i] for i in todo]))
+        working = (
+            ((p, info), converter.to_working_uint8(px, copy=False), p - 1 in todo_set)
+            for p, (info, px) in decoded
+        )
+        for (position, info), rgb, cut in mark_cuts(working):
             seen = normalise_for_detection(rgb, opts.normalise)
-            ahead = tracker.finder.detector.detect(seen) if tracker.keyframe(position) else None
-            yield position, info, rgb, seen, ahead
+            key = cut or tracker.keyframe(position)
+            yield position, info, rgb, seen, tracker.finder.detector.detect(seen) if key else None, cut
 
     try:
-        for position, info, rgb, seen, ahead in prefetch(frames_in_working_space(), depth=4):
+        for position, info, rgb, seen, ahead, cut in prefetch(frames_in_working_space(), depth=4):
             if last_position is None or position != last_position + 1:
                 tracker.resume(_previous_state(store, frames, position), tracker.next_track_id)
             last_position = position
-            tracked = tracker.step(seen, position, ahead)
+            tracked = tracker.step(seen, position, ahead, cut=cut)
             faces = build_faces(info.frame, (rgb.shape[1], rgb.shape[0]), tracked, opts)
             rec = FrameRecord(
                 frame=info.frame,
@@ -407,6 +429,7 @@ def _run(
                 width=rgb.shape[1],
                 height=rgb.shape[0],
                 faces=faces,
+                cut=cut,
             )
             writer.put(rec, rgb)
             if opts.debug:

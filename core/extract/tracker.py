@@ -1,31 +1,50 @@
-"""Find faces in a frame and follow them to the next one.
+"""Find faces in a frame and follow each person to the next one.
 
-Detection is the expensive step, so the tracker detects on a downscaled frame every few frames (and when a
-track is lost) and otherwise re-runs the landmarker at full resolution in the box that the previous
-frame's landmarks give. A candidate face is kept only when an upright crop around its landmarks verifies
-as a face, which drops detector false positives and picks the right roll for rolled faces.
+Full-frame detection runs on keyframes (every few frames, and on the first frame of every shot). Between
+them each followed face is found again by the detector in a small region around where its track predicts
+it (a few milliseconds), which tells that the face is still there and gives its five points; the 68-point
+landmarker then fits from the previous frame's landmarks moved with those points. A face the detector misses
+(a hand over it, a turn, motion blur) keeps its track, unstored, for up to `max_coast` frames and gets the
+same track id back when it is found again; a cut ends every track.
+
+Each face carries a landmark confidence: how well the 68 landmarks agree with the detector's own five
+points. Where the 68-point model cannot fit (large yaw, heavy occlusion), the face is stored with a coarse
+fit of the mean face to the five points and flagged `landmarks-unreliable`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from facegraft.extract.alignment import canonical_box, eye_distance, to_canonical
+from facegraft.extract.alignment import (
+    LEFT_EYE,
+    RIGHT_EYE,
+    eye_distance,
+    mean_face,
+    transform_points,
+    umeyama,
+)
 from facegraft.extract.detectors import Detection, Detector
 from facegraft.extract.landmarkers import Landmarker
-from facegraft.extract.verify import cnn_face_check, face_check
+from facegraft.extract.verify import face_check
+from facegraft.store.alignments import LANDMARKS_UNRELIABLE
 
 SETTLED = 0.02  # landmarks moving less than this (of the eye distance) under another pass are settled
-TRACK_SLACK = 0.5  # a face already tracked is kept down to this much below the new-face threshold
-CLEAR_FACE = 0.9  # new faces verifying below this also need the CNN detector's agreement
-SAME_FACE_NCC = 0.5  # between keyframes, a followed face's crop must correlate this well with the last
-FOLLOWED = 0.08  # a followed face moving less than this under a pass goes straight to the final pass
-MAX_FOLLOW_PASSES = 4  # landmark passes while following a face before it counts as settled
-DRIFT_IOU = 0.85  # below this overlap with the verifying detector's box, landmarks are re-run in that box
+FOLLOWED = 0.05  # a followed face moving less than this under a pass goes straight to the final pass
+MAX_FOLLOW_PASSES = 3  # landmark passes while following a face
+POINT_ERROR_SCALE = 0.25  # five-point disagreement (of the box side) at which landmark confidence reaches 0
+RELIABLE = 0.5  # landmark confidence below this: the 68 points are not trusted (flagged)
+TRACK_FLOOR = 0.5  # a followed face is still there while the detector scores it this much of min_confidence
+SAME_FACE_IOU = 0.3  # a detection continues a track when it overlaps the predicted box this much
+NEAR_MARGIN = (
+    1.0  # region searched around a followed face, of its size on each side (the model needs context)
+)
+COAST_MARGIN_STEP = 0.25  # the region grows by this much per frame a face is missed
+VELOCITY_SMOOTHING = 0.5
 
 
 @dataclass
@@ -33,29 +52,30 @@ class TrackedFace:
     """A face in one frame: (68, 2) float32 plate-pixel landmarks and where they came from."""
 
     landmarks: np.ndarray
-    box: np.ndarray  # the detector's box on detection frames; the landmarks' box while tracking
-    score: float  # detector score on detection frames, verification score while tracking
-    confidence: float  # verification score (HOG on the upright crop)
+    box: np.ndarray  # (4,) the detector's box, frame px
+    score: float  # the detector's score on this frame: the face is there
+    confidence: float  # landmark confidence 0..1: the 68 points agree with the detector's five
     track_id: int = -1
-    detected: bool = True
+    detected: bool = True  # found by a full-frame detection (False: followed in its track's region)
     embedding: np.ndarray | None = None
-    patch: np.ndarray | None = None  # small normalised upright crop, to notice a cut between keyframes
+    points: np.ndarray | None = None  # (5, 2) the detector's points, when it gives them
+    flags: tuple[str, ...] = ()
 
 
-def appearance(rgb: np.ndarray, landmarks: np.ndarray, size: int = 24) -> np.ndarray:
-    """(size, size) float32 zero-mean, unit-norm grey crop of the upright inner face: the dot product of two
-    is their normalised cross-correlation (1: the same picture; a cut to something else drops it)."""
-    m = to_canonical(landmarks)
-    scale = np.array([[size, 0, 0], [0, size, 0], [0, 0, 1.0]])
-    grey = cv2.cvtColor(
-        cv2.warpAffine(
-            rgb, (scale @ m)[:2], (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
-        ),
-        cv2.COLOR_RGB2GRAY,
-    ).astype(np.float32)
-    grey -= grey.mean()
-    norm = float(np.linalg.norm(grey))
-    return grey / norm * size if norm > 1e-6 else grey
+@dataclass
+class Track:
+    """One person followed through a shot: the last face seen, its box motion, frames missed since."""
+
+    id: int
+    last: TrackedFace
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))
+    missed: int = 0
+
+    def predicted(self) -> np.ndarray:
+        """(4,) where to look for the face: its last box, moved on by its motion while it is missed
+        (a face seen on the last frame is looked for around its last box, so a resumed extraction, which
+        knows only the stored boxes, looks in the same place)."""
+        return self.last.box + self.velocity * self.missed
 
 
 def landmark_box(landmarks: np.ndarray) -> np.ndarray:
@@ -73,18 +93,51 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def _rotation(k: int, width: int, height: int) -> np.ndarray:
-    """(2, 3) matrix taking original pixels to np.rot90(image, k) pixels (k quarter turns anticlockwise)."""
-    k %= 4
-    if k == 0:
-        return np.array([[1.0, 0, 0], [0, 1.0, 0]])
-    if k == 1:
-        return np.array([[0, 1.0, 0], [-1.0, 0, width - 1.0]])
-    if k == 2:
-        return np.array([[-1.0, 0, width - 1.0], [0, -1.0, height - 1.0]])
-    return np.array([[0, -1.0, height - 1.0], [1.0, 0, 0]])
+def box_side(box: np.ndarray) -> float:
+    """Longer side of a (4,) box."""
+    return float(max(box[2] - box[0], box[3] - box[1], 1e-6))
 
 
+def five_points(landmarks: np.ndarray) -> np.ndarray:
+    """(5, 2) detector-style points of (68, 2) landmarks: the two eye centres, nose tip, mouth corners."""
+    lm = np.asarray(landmarks, np.float64)
+    return np.stack([lm[LEFT_EYE].mean(0), lm[RIGHT_EYE].mean(0), lm[30], lm[48], lm[54]])
+
+
+def mean_face_fit(points: np.ndarray) -> np.ndarray:
+    """(68, 2) mean face placed by the similarity that best maps its five points onto `points` (5, 2)."""
+    mean = mean_face()
+    return transform_points(mean, umeyama(five_points(mean), points))
+
+
+def point_agreement(landmarks: np.ndarray, points: np.ndarray, box: np.ndarray) -> float:
+    """Landmark confidence 0..1: 1 - the mean distance between the landmarks' five points and the
+    detector's, as a share of POINT_ERROR_SCALE box sides (two models that agree are on the face)."""
+    err = float(np.linalg.norm(five_points(landmarks) - points, axis=1).mean()) / box_side(box)
+    return float(np.clip(1.0 - err / POINT_ERROR_SCALE, 0.0, 1.0))
+
+
+def hog_agreement(rgb: np.ndarray, landmarks: np.ndarray) -> float:
+    """Landmark confidence 0..1 where no five points judge them: HOG's score on the upright crop the
+    landmarks define (a face turned upright by right landmarks scores ~1; wrong ones score below 0)."""
+    score, _ = face_check(rgb, landmarks)
+    return float(np.clip(score, 0.0, 1.0))
+
+
+def landmark_confidence(rgb: np.ndarray, landmarks: np.ndarray, det: Detection) -> float:
+    """0..1 how surely (68, 2) landmarks sit on the face `det` found: their agreement with its five
+    points, or where those disagree (a detector's points on a face upside down are often wrong), HOG's
+    verdict on the face the landmarks turn upright."""
+    conf = point_agreement(landmarks, det.points, det.box) if det.points is not None else 0.0
+    return conf if conf >= RELIABLE else max(conf, hog_agreement(rgb, landmarks))
+
+
+def turned(landmarks: np.ndarray, centre: np.ndarray, degrees: float) -> np.ndarray:
+    """(68, 2) landmarks turned `degrees` about `centre`."""
+    return transform_points(landmarks, cv2.getRotationMatrix2D(tuple(map(float, centre)), degrees, 1.0))
+
+
+TURNS = (180.0, 90.0, -90.0)
 NORMALISERS = ("none", "clahe", "hist")
 
 
@@ -103,49 +156,37 @@ def normalise_for_detection(rgb: np.ndarray, mode: str) -> np.ndarray:
     return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
 
 
+def _rotation(k: int, width: int, height: int) -> np.ndarray:
+    """(2, 3) matrix taking original pixels to np.rot90(image, k) pixels (k quarter turns anticlockwise)."""
+    k %= 4
+    if k == 0:
+        return np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    if k == 1:
+        return np.array([[0, 1.0, 0], [-1.0, 0, width - 1.0]])
+    if k == 2:
+        return np.array([[-1.0, 0, width - 1.0], [0, -1.0, height - 1.0]])
+    return np.array([[0, -1.0, height - 1.0], [1.0, 0, 0]])
+
+
 class FaceFinder:
-    """Detection plus landmarks plus verification on one frame."""
+    """Detection plus 68 landmarks plus their confidence, on one frame or one face."""
 
     def __init__(
         self,
         detector: Detector,
         landmarker: Landmarker,
-        min_confidence: float = 0.5,
+        min_confidence: float = 0.7,
         rotate_retry: bool = False,
-        rolls: tuple[float, ...] = (0.0, 30.0, -30.0),
     ) -> None:
         self.detector = detector
-        self._verdicts: list[tuple[np.ndarray, bool]] = []
         self.landmarker = landmarker
         self.min_confidence = min_confidence
         self.rotate_retry = rotate_retry
-        self.rolls = rolls
 
-    def locate(self, rgb: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, float]:
-        """Best (68, 2) landmarks for the face in `box` and their verification score.
-
-        The landmarker starts from the upright guess and, unless that one settles cleanly, from rolled
-        guesses too. Each guess is refined until it stops moving and verified; among those that verify as
-        a face, the one that moves least under a last upright pass wins: a correct fit is a fixed point of
-        the landmarker, a wrong one keeps drifting.
-        """
-        best: tuple[float, np.ndarray, float] | None = None
-        fallback: tuple[np.ndarray, float] = (np.zeros((68, 2)), -np.inf)
-        for roll in self.rolls:
-            pts, _ = self.converge(rgb, self.landmarker.landmarks(rgb, box, roll))
-            pts, conf = self.settle(rgb, pts)
-            if conf < self.min_confidence:
-                if conf > fallback[1]:
-                    fallback = (pts, conf)
-                continue
-            pts, movement = self.converge(rgb, pts)
-            if best is None or movement < best[0]:
-                best = (movement, pts, conf)
-            if movement < SETTLED and conf > 0.5:
-                break
-        if best is None:
-            return fallback
-        return self.landmarker.refine(rgb, best[1], final=True), best[2]
+    @property
+    def track_floor(self) -> float:
+        """Detector score down to which a followed face is still there."""
+        return self.min_confidence * TRACK_FLOOR
 
     def converge(
         self, rgb: np.ndarray, pts: np.ndarray, passes: int = 4, settled: float = SETTLED
@@ -162,76 +203,131 @@ class FaceFinder:
                 break
         return pts, moved
 
-    def settle(self, rgb: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, float]:
-        """Verify landmarks; where the verifying detector boxes the upright face differently (the landmarks
-        drifted in scale or position), run the landmarker once more in the detector's box."""
-        conf, found = face_check(rgb, pts)
-        if found is not None and box_iou(found, canonical_box()) < DRIFT_IOU:
-            pts = self.landmarker.refine(rgb, pts, canon_box=found)
-            conf, _ = face_check(rgb, pts)
+    def fit(
+        self, rgb: np.ndarray, det: Detection, start: np.ndarray | None = None, followed: bool = False
+    ) -> tuple[np.ndarray, float, tuple[str, ...]]:
+        """(68, 2) landmarks, landmark confidence and flags for the face the detector found as `det`.
+
+        The landmarker starts from `start` (the previous frame's landmarks moved with the face) or from the
+        mean face placed on the detector's five points; where the fit disagrees with those points, a fresh
+        start from the mean face is tried. With rotate_retry, the mean face turned upside down and on its
+        sides is tried too (the five points of a face upside down are often wrong themselves). Where
+        nothing fits, the face gets the mean-face fit, flagged."""
+        if det.points is None:
+            return self._fit_without_points(rgb, det.box, start)
+        placed = mean_face_fit(det.points)
+        seeds: list[tuple[np.ndarray, bool]] = [(placed, False)]
+        if start is not None:
+            seeds.insert(0, (start, followed))
+        if self.rotate_retry:
+            centre = det.points.mean(0)
+            seeds += [(turned(placed, centre, degrees), False) for degrees in TURNS]
+        best: tuple[float, np.ndarray] = (-1.0, placed)
+        for seed, following in seeds:
+            if following:
+                pts, _ = self.converge(rgb, seed, MAX_FOLLOW_PASSES, FOLLOWED)
+            else:
+                pts, _ = self.converge(rgb, seed)
+            conf = landmark_confidence(rgb, pts, det)
+            if conf > best[0]:
+                best = (conf, pts)
+            if conf >= RELIABLE:
+                break
+        conf, pts = best
+        if conf < RELIABLE:  # the averaged final pass would not save it: keep its time
+            return placed, conf, (LANDMARKS_UNRELIABLE,)
+        pts = self.landmarker.refine(rgb, pts, final=True)
+        return pts, landmark_confidence(rgb, pts, det), ()
+
+    def _fit_without_points(
+        self, rgb: np.ndarray, box: np.ndarray, start: np.ndarray | None
+    ) -> tuple[np.ndarray, float, tuple[str, ...]]:
+        """Landmarks for a detector without points: from its box, confidence from HOG on the upright crop."""
+        pts = self.landmarker.landmarks(rgb, box) if start is None else start
+        pts, _ = self.converge(rgb, pts)
+        pts = self.landmarker.refine(rgb, pts, final=True)
+        conf = hog_agreement(rgb, pts)
+        return pts, conf, () if conf >= RELIABLE else (LANDMARKS_UNRELIABLE,)
+
+    def face_at(self, rgb: np.ndarray, det: Detection, start: np.ndarray | None = None) -> TrackedFace:
+        """A TrackedFace for one detection."""
+        pts, conf, flags = self.fit(rgb, det, start, followed=start is not None)
+        return TrackedFace(
+            pts.astype(np.float32),
+            np.asarray(det.box, np.float64),
+            det.score,
+            conf,
+            points=det.points,
+            flags=flags,
+        )
+
+    def locate(self, rgb: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, float]:
+        """(68, 2) landmarks for the face in `box` (e.g. drawn by a person) and their confidence: the
+        detector looks around the box first; without a detection there, the landmarker fits in the box."""
+        box = np.asarray(box, np.float64)
+        near = [
+            d for d in self.detector.detect_near(rgb, box, 0.3, self.track_floor) if box_iou(d.box, box) > 0.2
+        ]
+        if near:
+            pts, conf, _ = self.fit(rgb, near[0])
+            return pts, conf
+        pts, conf, _ = self._fit_without_points(rgb, box, None)
         return pts, conf
 
-    def find(
-        self,
-        rgb: np.ndarray,
-        known: list[np.ndarray] | None = None,
-        detections: list[Detection] | None = None,
-    ) -> list[TrackedFace]:
-        """Faces in an (H, W, 3) uint8 frame, duplicates merged; with rotate_retry, turned plates too.
+    def settle(self, rgb: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, float]:
+        """Landmarks `pts` and their confidence against the detector's points around them."""
+        pts = np.asarray(pts, np.float64)
+        lbox = landmark_box(pts)
+        near = self.detector.detect_near(rgb, lbox, NEAR_MARGIN, self.track_floor)
+        near = [d for d in near if d.points is not None and box_iou(d.box, lbox) > 0.1]
+        if not near:
+            return pts, hog_agreement(rgb, pts)
+        return pts, point_agreement(pts, near[0].points, near[0].box)
 
-        Detections on faces already `known` (landmark boxes of tracked faces) are skipped; `detections`
-        are the detector's boxes on this frame when they were found ahead of time."""
-        faces = self._find_upright(rgb, known or [], detections)
-        if faces or known or not self.rotate_retry:
+    def find(self, rgb: np.ndarray, detections: list[Detection] | None = None) -> list[TrackedFace]:
+        """New faces in an (H, W, 3) uint8 frame (detections scoring at least min_confidence), duplicates
+        merged; with rotate_retry and nothing found upright, the frame turned too."""
+        faces = self._find_upright(rgb, detections)
+        if faces or not self.rotate_retry:
             return faces
+        return self.find_turned(rgb)
+
+    def find_turned(self, rgb: np.ndarray) -> list[TrackedFace]:
+        """Faces found in the frame turned upside down, or on either side, mapped back to the frame."""
         h, w = rgb.shape[:2]
         for k in (2, 1, 3):  # upside down is the commonest wrong orientation
             turned = np.ascontiguousarray(np.rot90(rgb, k))
-            faces = self._find_upright(turned, [], None)
+            faces = self._find_upright(turned, None)
             if faces:
                 back = cv2.invertAffineTransform(_rotation(k, w, h))
                 for f in faces:
-                    f.landmarks = (f.landmarks @ back[:, :2].T + back[:, 2]).astype(np.float32)
+                    f.landmarks = transform_points(f.landmarks, back).astype(np.float32)
                     f.box = landmark_box(f.landmarks)
-                    # The face is found; re-run the landmarker in the original frame, upright-corrected.
-                    f.landmarks = self.landmarker.refine(rgb, f.landmarks).astype(np.float32)
+                    if f.points is not None:
+                        f.points = transform_points(f.points, back)
+                    f.landmarks = self.landmarker.refine(rgb, f.landmarks, final=True).astype(np.float32)
                 return faces
         return []
 
-    def _second_opinion(self, rgb: np.ndarray, pts: np.ndarray, lbox: np.ndarray) -> bool:
-        """A CNN detector's verdict on a candidate that verified only weakly (~0.1 s, so rare); verdicts are
-        remembered by place, so a face-like patch in a locked-off plate is judged once, not every keyframe."""
-        for box, verdict in self._verdicts:
-            if box_iou(box, lbox) > 0.5:
-                return verdict
-        verdict = cnn_face_check(rgb, pts)
-        self._verdicts = [*self._verdicts[-31:], (lbox, verdict)]
-        return verdict
+    def _find_upright(self, rgb: np.ndarray, detections: list[Detection] | None) -> list[TrackedFace]:
+        found = self.detector.detect(rgb) if detections is None else detections
+        return [self.face_at(rgb, d) for d in found if d.score >= self.min_confidence]
 
-    def _find_upright(
-        self, rgb: np.ndarray, known: list[np.ndarray], detections: list[Detection] | None = None
-    ) -> list[TrackedFace]:
-        faces: list[TrackedFace] = []
-        for det in self.detector.detect(rgb) if detections is None else detections:
-            centre = (det.box[:2] + det.box[2:]) / 2
-            if any(k[0] <= centre[0] <= k[2] and k[1] <= centre[1] <= k[3] for k in known):
-                continue
-            pts, conf = self.locate(rgb, det.box)
-            if conf < self.min_confidence:
-                continue
-            lbox = landmark_box(pts)
-            if conf < CLEAR_FACE and not self._second_opinion(rgb, pts, lbox):
-                continue
-            if any(box_iou(lbox, landmark_box(f.landmarks)) > 0.4 for f in faces):
-                continue  # a second box on a face already found
-            faces.append(
-                TrackedFace(pts.astype(np.float32), det.box, det.score, conf, patch=appearance(rgb, pts))
-            )
-        return faces
+
+def _follow_start(face: TrackedFace, det: Detection) -> np.ndarray:
+    """The previous frame's landmarks moved by the similarity that takes their five points (or the box
+    corners) to this frame's detector points: a good start even when the face moved fast, found from what
+    the store keeps (so a resumed extraction starts from the same place)."""
+    if det.points is not None:
+        src, dst = five_points(face.landmarks), det.points
+    else:
+        src = np.array([face.box[:2], face.box[2:], [face.box[0], face.box[3]]])
+        dst = np.array([det.box[:2], det.box[2:], [det.box[0], det.box[3]]])
+    return transform_points(face.landmarks, umeyama(src, dst))
 
 
 class Tracker:
-    """Per-frame face state: detect on keyframes or when lost, otherwise follow the previous landmarks."""
+    """Per-frame face state: keyframe detections start tracks, regions around known faces follow them."""
 
     def __init__(
         self,
@@ -239,103 +335,137 @@ class Tracker:
         detect_every: int = 5,
         next_track_id: int = 0,
         embed: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+        max_coast: int = 30,
     ) -> None:
         self.finder = finder
         self.detect_every = max(1, detect_every)
         self.next_track_id = next_track_id
         self.embed = embed
-        self.previous: list[TrackedFace] = []
+        self.max_coast = max(0, max_coast)
+        self.tracks: list[Track] = []
+
+    @property
+    def previous(self) -> list[TrackedFace]:
+        """Faces of the tracks seen on the last frame."""
+        return [t.last for t in self.tracks if t.missed == 0]
 
     def resume(self, previous: list[TrackedFace], next_track_id: int) -> None:
         """Continue from faces stored for the preceding frame (a resumed extraction)."""
-        self.previous = previous
+        self.tracks = [Track(f.track_id, f) for f in previous]
         self.next_track_id = next_track_id
 
     def keyframe(self, position: int) -> bool:
-        """Whether the frame at `position` runs the detector whatever the tracks do (so a caller may
-        detect on it ahead of time, e.g. in the thread that decodes frames)."""
+        """Whether the frame at `position` runs the full-frame detector whatever the tracks do (so a caller
+        may detect on it ahead of time, e.g. in the thread that decodes frames)."""
         return position % self.detect_every == 0
 
     def step(
-        self, rgb: np.ndarray, position: int, detections: list[Detection] | None = None
+        self,
+        rgb: np.ndarray,
+        position: int,
+        detections: list[Detection] | None = None,
+        cut: bool = False,
     ) -> list[TrackedFace]:
-        """Faces in this frame; `position` is the frame's index in the extraction's frame list.
-
-        Keyframes (every `detect_every`) run the detector for new faces (or take the `detections` found
-        on this frame ahead of time); other frames only follow the known ones. A lost track makes the
-        frame a full detection.
-        """
-        if self.detect_every == 1:  # detection on every frame, each frame on its own: no tracking
-            faces = self.finder.find(rgb, detections=detections)
-            self._match(rgb, faces)
-            faces.sort(key=lambda f: (float(f.landmarks[:, 0].mean()), float(f.landmarks[:, 1].mean())))
-            self.previous = faces
-            return faces
-        keyframe = self.keyframe(position)
-        followed = self._follow(rgb, verify=keyframe) if self.previous else []
-        ahead = detections if keyframe else None
-        if followed is None:
-            faces = self.finder.find(rgb, detections=ahead)
-            self._match(rgb, faces)
-        elif keyframe or not followed:
-            new = self.finder.find(rgb, known=[landmark_box(f.landmarks) for f in followed], detections=ahead)
-            self._match(rgb, new)
-            faces = followed + new
-        else:
-            faces = followed
-        faces.sort(key=lambda f: (float(f.landmarks[:, 0].mean()), float(f.landmarks[:, 1].mean())))
-        self.previous = faces
-        return faces
-
-    def _follow(self, rgb: np.ndarray, verify: bool) -> list[TrackedFace] | None:
-        """Faces followed from the previous frame, or None when any track is lost (then detect).
-
-        The landmarker re-runs from the previous landmarks until they settle (a fast move needs a few
-        passes). On keyframes each followed face is verified as a face on its upright crop; between them
-        its upright crop must still look like the last one (a cut, or a face leaving the frame, loses the
-        track). Then the averaged final pass places the landmarks.
-        """
-        lm = self.finder.landmarker
-        out = []
-        for prev in self.previous:
-            pts, _ = self.finder.converge(rgb, prev.landmarks, MAX_FOLLOW_PASSES, FOLLOWED)
-            conf = prev.confidence
-            if verify:
-                settled, conf = self.finder.settle(rgb, pts)
-                if conf < self.finder.min_confidence - TRACK_SLACK:
-                    return None
-                if settled is not pts:  # re-run in the detector's box: settle again, as detection does
-                    pts, _ = self.finder.converge(rgb, settled)
-            pts = lm.refine(rgb, pts, final=True)
-            patch = appearance(rgb, pts)
-            if not verify and prev.patch is not None and float((patch * prev.patch).mean()) < SAME_FACE_NCC:
-                return None
-            out.append(
-                TrackedFace(
-                    pts.astype(np.float32),
-                    landmark_box(pts),
-                    conf,
-                    conf,
-                    prev.track_id,
-                    detected=False,
-                    embedding=prev.embedding,
-                    patch=patch,
-                )
-            )
-        return out
-
-    def _match(self, rgb: np.ndarray, faces: list[TrackedFace]) -> None:
-        """Give detected faces the id (and identity) of the track they continue, or a new one."""
-        free = list(self.previous)
-        for f in faces:
-            fbox = landmark_box(f.landmarks)
-            best = max(free, key=lambda p: box_iou(fbox, landmark_box(p.landmarks)), default=None)
-            if best is not None and box_iou(fbox, landmark_box(best.landmarks)) > 0.3:
-                f.track_id, f.embedding = best.track_id, best.embedding
-                free.remove(best)
-            else:
-                f.track_id = self.next_track_id
-                self.next_track_id += 1
+        """Faces in this frame; `position` is the frame's index in the extraction's frame list, `cut` says
+        a new shot starts here (every track ends; the frame is a keyframe). `detections` are the full
+        frame's, found ahead of time on keyframes."""
+        if cut:
+            self.tracks = []
+        faces = self._follow(rgb)
+        if detections is None and (cut or self.keyframe(position)):
+            detections = self.finder.detector.detect(rgb)
+        if detections is not None:
+            faces += self._start_tracks(rgb, faces, detections)
+            if not faces and self.finder.rotate_retry:
+                faces = self._start_tracks(rgb, [], [], self.finder.find_turned(rgb))
+        self.tracks = [t for t in self.tracks if t.missed <= self.max_coast and _inside(t.predicted(), rgb)]
         for f in faces:
             if f.embedding is None and self.embed is not None:
                 f.embedding = self.embed(rgb, f.landmarks)
+                for t in self.tracks:
+                    if t.id == f.track_id:
+                        t.last.embedding = f.embedding
+        faces.sort(key=lambda f: (float(f.landmarks[:, 0].mean()), float(f.landmarks[:, 1].mean())))
+        return faces
+
+    def _follow(self, rgb: np.ndarray) -> list[TrackedFace]:
+        """Each track's face found again near where it is predicted; tracks not found coast one frame."""
+        out: list[TrackedFace] = []
+        taken: list[np.ndarray] = []
+        for track in sorted(self.tracks, key=lambda t: (t.missed, -t.last.score)):
+            guess = track.predicted()
+            margin = NEAR_MARGIN + COAST_MARGIN_STEP * track.missed
+            near = self.finder.detector.detect_near(rgb, guess, margin, self.finder.track_floor)
+            near = [
+                d
+                for d in near
+                if _continues(d.box, guess) and not any(box_iou(d.box, b) > 0.5 for b in taken)
+            ]
+            if not near:
+                track.missed += 1
+                continue
+            det = near[0]
+            face = self.finder.face_at(rgb, det, _follow_start(track.last, det))
+            face.track_id, face.detected, face.embedding = track.id, False, track.last.embedding
+            step = (face.box - track.last.box) / (track.missed + 1)
+            track.velocity = VELOCITY_SMOOTHING * track.velocity + (1 - VELOCITY_SMOOTHING) * step
+            track.last, track.missed = face, 0
+            taken.append(det.box)
+            out.append(face)
+        return out
+
+    def _start_tracks(
+        self,
+        rgb: np.ndarray,
+        followed: list[TrackedFace],
+        detections: list[Detection],
+        found: list[TrackedFace] | None = None,
+    ) -> list[TrackedFace]:
+        """Faces of this frame's detections that no followed face holds: a coasting track that predicts
+        one gets it back (same id), the others start new tracks. `found` are faces already fitted
+        (e.g. in the turned frame): they start new tracks as they are."""
+        new: list[TrackedFace] = []
+        for face in found or []:
+            track = Track(self.next_track_id, face)
+            self.next_track_id += 1
+            self.tracks.append(track)
+            face.track_id = track.id
+            new.append(face)
+        held = [f.box for f in followed]
+        for det in detections:
+            if det.score < self.finder.min_confidence:
+                continue
+            if any(box_iou(det.box, b) > 0.3 or _centre_inside(det.box, b) for b in held):
+                continue
+            coasting = [t for t in self.tracks if t.missed > 0 and _continues(det.box, t.predicted())]
+            track = max(coasting, key=lambda t: box_iou(det.box, t.predicted()), default=None)
+            start = _follow_start(track.last, det) if track is not None else None
+            face = self.finder.face_at(rgb, det, start)
+            if track is None:
+                track = Track(self.next_track_id, face)
+                self.next_track_id += 1
+                self.tracks.append(track)
+            face.track_id, face.embedding = track.id, track.last.embedding if track.last is not face else None
+            track.last, track.missed, track.velocity = face, 0, np.zeros(4)
+            held.append(det.box)
+            new.append(face)
+        return new
+
+
+def _centre_inside(box: np.ndarray, other: np.ndarray) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return bool(other[0] <= cx <= other[2] and other[1] <= cy <= other[3])
+
+
+def _continues(box: np.ndarray, predicted: np.ndarray) -> bool:
+    """Whether a detection can be the predicted face: overlapping it, or centred in it at a similar size."""
+    if box_iou(box, predicted) >= SAME_FACE_IOU:
+        return True
+    ratio = box_side(box) / box_side(predicted)
+    return 0.6 < ratio < 1.7 and _centre_inside(box, predicted)
+
+
+def _inside(box: np.ndarray, rgb: np.ndarray) -> bool:
+    """Whether any of a (4,) box lies inside the frame."""
+    h, w = rgb.shape[:2]
+    return bool(box[2] > 0 and box[3] > 0 and box[0] < w and box[1] < h)

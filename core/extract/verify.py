@@ -7,15 +7,11 @@ at the wrong roll, does not. Cost: about a millisecond per candidate.
 
 from __future__ import annotations
 
-import threading
-from functools import lru_cache
-
 import cv2
 import numpy as np
 
 from facegraft.extract.alignment import canonical_box, to_canonical
-from facegraft.extract.detectors import LockedModel, shared_hog
-from facegraft.extract.model_files import shipped_model
+from facegraft.extract.detectors import shared_hog
 
 FACE_PX = 100  # canonical box side in the verification crop: HOG's window is 80 px
 NO_FACE = -2.0
@@ -27,13 +23,6 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
-
-
-@lru_cache(maxsize=1)
-def _mmod() -> LockedModel:
-    import dlib
-
-    return LockedModel(dlib.cnn_face_detection_model_v1(str(shipped_model("mmod"))), threading.Lock())
 
 
 def _upright(rgb: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
@@ -51,22 +40,6 @@ def _upright(rgb: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.nda
         [k * (cb[0] - origin[0]), k * (cb[1] - origin[1]), k * (cb[2] - origin[0]), k * (cb[3] - origin[1])]
     )
     return np.ascontiguousarray(crop), expected, k, origin
-
-
-def cnn_face_check(rgb: np.ndarray, landmarks: np.ndarray) -> bool:
-    """dlib's CNN (MMOD) detector finds a face where the landmarks say: slower (~0.1 s) and much harder to
-    fool than HOG, so it settles candidates that HOG verified only weakly."""
-    crop, expected, _, _ = _upright(rgb, landmarks)
-    mmod = _mmod()
-    with mmod.lock:
-        found = mmod.model(crop, 0)
-    return any(
-        _iou(
-            np.array([d.rect.left(), d.rect.top(), d.rect.right() + 1, d.rect.bottom() + 1], float), expected
-        )
-        > 0.3
-        for d in found
-    )
 
 
 def face_check(rgb: np.ndarray, landmarks: np.ndarray) -> tuple[float, np.ndarray | None]:

@@ -172,7 +172,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
                 OptionOut(
                     name=name,
                     flag=action.option_strings[-1] if action.option_strings else None,
-                    help=action.help or "",
+                    help=getattr(action, "declared_help", action.help) or "",
                     default=_jsonable_or_none(getattr(action, "declared_default", action.default)),
                     choices=list(action.choices) if action.choices else None,
                     kind="flag" if action.nargs == 0 else "value",

@@ -9,7 +9,7 @@ import pytest
 
 from facegraft.extract import identity
 from facegraft.extract.pipeline import ExtractOptions, extract
-from facegraft.sample_data import camera
+from facegraft.sample_data import no_face
 from facegraft.sample_plates import Move, camera_path, render, write_png_sequence
 from facegraft.store.alignments import AlignmentsStore
 from facegraft.store.face_images import read_face_tags
@@ -66,7 +66,7 @@ def test_two_shot_with_default_options_finds_both_faces(tmp_path, photos):
 
 def test_plate_without_faces_records_every_frame_empty(tmp_path):
     moves = [Move(shift=(dx, dy)) for dx, dy in ((0, 0), (12, -6), (-15, 8), (25, 10))]
-    frames = [render(camera(), move, CANVAS)[0] for move in moves]
+    frames = [render(no_face(), move, CANVAS)[0] for move in moves]
     write_png_sequence(frames, tmp_path / "plate.%04d.png", first=1)
     summary = extract(tmp_path / "plate.####.png", tmp_path / "shot", progress_mode="quiet")
     assert summary.faces == 0

@@ -115,8 +115,7 @@ def _check_upright_faces(shot: Path, upright: np.ndarray, reference: np.ndarray)
         info = store.plate()
         recs = list(store.iter_frames())
     assert (info["width"], info["height"]) == (upright.shape[1], upright.shape[0])
-    if "rotation" in info:  # recorded once the extract pipeline passes plate.rotation through
-        assert info["rotation"] in STORE_TURNS
+    assert info["rotation"] in STORE_TURNS and info["mirrored"] is False
     assert len(recs) == FRAMES
     for rec in recs:
         assert (rec.width, rec.height) == (upright.shape[1], upright.shape[0])
