@@ -79,14 +79,20 @@ class Detector:
         return sorted(found, key=lambda d: -d.score)
 
     def detect_near(
-        self, rgb: np.ndarray, box: np.ndarray, margin: float = 0.6, threshold: float | None = None
+        self,
+        rgb: np.ndarray,
+        box: np.ndarray,
+        margin: float = 1.0,
+        threshold: float | None = None,
+        zoom: float = 1.0,
     ) -> list[Detection]:
         """Faces in the region around `box` (grown by `margin` of its size on each side), best first.
 
         Follows a known face from frame to frame at a fraction of a full detection's cost: the region is
         scaled so the face is a few times the model's window, which also finds faces too small for the
         full frame's scale. `threshold` overrides the options' minimum score (a followed face's place is
-        known, so a weaker score still says it is there)."""
+        known, so a weaker score still says it is there). `zoom` scales the region further: a hard face
+        (half outside the frame, blurred) can score well at one scale and not at another."""
         box = np.asarray(box, np.float64)
         side = float(max(box[2] - box[0], box[3] - box[1], 1.0))
         h, w = rgb.shape[:2]
@@ -106,7 +112,7 @@ class Detector:
             cv2.BORDER_CONSTANT,
             value=EDGE_GREY,
         )
-        scale = float(np.clip(NEAR_FACE_WINDOWS * self.window / side, 0.05, NEAR_MAX_UPSCALE))
+        scale = float(np.clip(zoom * NEAR_FACE_WINDOWS * self.window / side, 0.05, NEAR_MAX_UPSCALE))
         with self._lock:
             found = self._detect_at(region, scale, threshold)
         for d in found:

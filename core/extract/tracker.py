@@ -43,6 +43,7 @@ SAME_FACE_IOU = 0.3  # a detection continues a track when it overlaps the predic
 NEAR_MARGIN = (
     1.0  # region searched around a followed face, of its size on each side (the model needs context)
 )
+NEAR_ZOOMS = (1.0, 1.25, 0.8)  # scales a followed face is looked for at, the next only if one misses
 COAST_MARGIN_STEP = 0.25  # the region grows by this much per frame a face is missed
 VELOCITY_SMOOTHING = 0.5
 
@@ -395,12 +396,17 @@ class Tracker:
         for track in sorted(self.tracks, key=lambda t: (t.missed, -t.last.score)):
             guess = track.predicted()
             margin = NEAR_MARGIN + COAST_MARGIN_STEP * track.missed
-            near = self.finder.detector.detect_near(rgb, guess, margin, self.finder.track_floor)
-            near = [
-                d
-                for d in near
-                if _continues(d.box, guess) and not any(box_iou(d.box, b) > 0.5 for b in taken)
-            ]
+            near: list[Detection] = []
+            for zoom in NEAR_ZOOMS:
+                near = [
+                    d
+                    for d in self.finder.detector.detect_near(
+                        rgb, guess, margin, self.finder.track_floor, zoom
+                    )
+                    if _continues(d.box, guess) and not any(box_iou(d.box, b) > 0.5 for b in taken)
+                ]
+                if near:
+                    break
             if not near:
                 track.missed += 1
                 continue
