@@ -453,3 +453,95 @@ def test_orientation_from_matrix_ignores_scale_and_refuses_skew() -> None:
         orientation_from_matrix([one, one // 2, 0, 0, one, 0, 0, 0, w], "x.mp4")
     with pytest.raises(InputError, match="unreadable display matrix"):
         orientation_from_matrix([one, 0, 0], "x.mp4")
+
+
+# ---- streams without a clean timeline (MPEG-PS/TS, raw elementary streams) ------------------------------
+
+
+def drifting(index: int, count: int, size: tuple[int, int]) -> np.ndarray:
+    """A random block texture panned 2 px a frame: close enough from frame to frame for P- and B-frames."""
+    w, h = size
+    rng = np.random.default_rng(5)
+    texture = rng.integers(0, 256, (h // 8, (w + 2 * count) // 8 + 1, 3), dtype=np.uint8)
+    return np.ascontiguousarray(texture.repeat(8, 0).repeat(8, 1)[:, 2 * index : 2 * index + w])
+
+
+def write_clip(
+    path: Path, fmt: str, codec: str, count: int, size: tuple[int, int], b_frames: int, skip_gops: int
+) -> None:
+    """`count` drifting frames in 12-frame GOPs. The first packet's negative dts is clamped to 0, so the
+    two first packets share a dts, as in the MPEG-1 program streams some muxers write (a seek to the first
+    timestamp then lands a packet late); `skip_gops` leaves out the first GOPs in decode order, as a
+    capture that starts mid-stream does: open-GOP B-frames that lost their reference."""
+    with av.open(str(path), "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+        stream.codec_context.gop_size = 12
+        if codec == "libx264":
+            stream.options = {"bf": str(b_frames), "x264-params": "keyint=12:min-keyint=12:scenecut=0"}
+        else:
+            stream.codec_context.max_b_frames = b_frames
+        packets = []
+        for i in range(count):
+            packets += stream.encode(av.VideoFrame.from_ndarray(drifting(i, count, size), "rgb24"))
+        packets += stream.encode()
+        keys = [i for i, p in enumerate(packets) if p.is_keyframe]
+        for packet in packets[keys[skip_gops] :]:
+            if packet.dts is not None and packet.dts < 0:
+                packet.dts = 0
+            container.mux(packet)
+
+
+TIMELINE_STREAMS = {
+    # MPEG-1 program stream: 90 kHz pts from 0.5 s, reordered B-frames, packets without a PES pts; a seek
+    # to the first frame's dts lands on the second packet (the grid_*.mpg clips did the same).
+    "mpeg1-ps": ("clip.mpg", "mpeg", "mpeg1video", (176, 144), 2, 0),
+    # Small frames, several to a PES packet: after a seek FFmpeg gives their packets the wrong timestamps.
+    "mpeg1-ps-small": ("clip.mpg", "mpeg", "mpeg1video", (96, 64), 0, 0),
+    # MPEG-2 transport stream cut mid-stream: its first B-frames never decode.
+    "mpeg2-ts-cut": ("clip.ts", "mpegts", "mpeg2video", (96, 64), 2, 1),
+    # Raw H.264: no pts or dts on any packet.
+    "h264-raw": ("clip.h264", "h264", "libx264", (96, 64), 2, 0),
+}
+
+
+@pytest.mark.parametrize("kind", list(TIMELINE_STREAMS))
+def test_streams_without_a_clean_timeline_read_as_decoded(tmp_path: Path, kind: str) -> None:
+    """Frames are the ones PyAV decodes from the start, in order, with increasing pts; any frame read on its
+    own after a seek has the pixels of the sequential decode."""
+    name, fmt, codec, size, b_frames, skip_gops = TIMELINE_STREAMS[kind]
+    count = 48
+    path = tmp_path / name
+    write_clip(path, fmt, codec, count, size, b_frames, skip_gops)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        packets = [(p.pts, p.dts) for p in container.demux(stream) if p.size]
+    with av.open(str(path)) as container:
+        decoded = [(f.pts, f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+    if fmt == "mpeg":
+        assert packets[0][1] == packets[1][1] and packets[0][0] > 0  # shared first dts, pts not from 0
+        assert len(decoded) == count
+    if b_frames and fmt != "h264":
+        assert any(b[0] < a[0] for a, b in zip(packets, packets[1:]))  # reordered in decode order
+    if skip_gops:
+        assert len(decoded) < len(packets) < count  # the leading B-frames of the first GOP never decode
+    if fmt == "h264":
+        assert all(p == (None, None) for p in packets) and len(decoded) == count
+
+    reader = VideoReader(path)
+    n = len(decoded)
+    assert reader.frames == list(range(1, n + 1))
+    pts = [reader.info(f).pts_raw for f in reader.frames]
+    assert all(a < b for a, b in zip(pts, pts[1:])), pts
+    if fmt != "h264":
+        assert pts == [p for p, _ in decoded]
+    for info, img in reader.iter_frames(reader.frames):
+        np.testing.assert_array_equal(img, decoded[info.frame - 1][1], err_msg=f"frame {info.frame}")
+    order = reader.frames[:]
+    random.Random(7).shuffle(order)
+    for frame in order[:20]:
+        np.testing.assert_array_equal(reader.read(frame), decoded[frame - 1][1], err_msg=f"frame {frame}")
+    reader.close()
+    for frame in range(1, n + 1, 3):  # alone in a fresh reader: one seek (or rewind) and a decode
+        with VideoReader(path) as fresh:
+            np.testing.assert_array_equal(fresh.read(frame), decoded[frame - 1][1], err_msg=f"frame {frame}")
