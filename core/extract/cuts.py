@@ -106,7 +106,16 @@ def mark_cuts(frames: Iterable[tuple[T, np.ndarray, bool]]) -> Iterator[tuple[T,
     nothing, so the frame starts afresh and is no cut, like the first frame."""
     detector = CutDetector()
     held: tuple[T, np.ndarray] | None = None
-    for item, rgb, follows in frames:
+    source = iter(frames)
+    while True:
+        try:
+            item, rgb, follows = next(source)
+        except StopIteration:
+            break
+        except BaseException:  # a frame that fails to read: the one held back is still good, hand it on
+            if held is not None:
+                yield held[0], held[1], bool(detector.finish())
+            raise
         if not follows:
             if held is not None:
                 yield held[0], held[1], bool(detector.finish())

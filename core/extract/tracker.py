@@ -39,7 +39,8 @@ MAX_FOLLOW_PASSES = 3  # landmark passes while following a face
 POINT_ERROR_SCALE = 0.25  # five-point disagreement (of the box side) at which landmark confidence reaches 0
 RELIABLE = 0.5  # landmark confidence below this: the 68 points are not trusted (flagged)
 TRACK_FLOOR = 0.5  # a followed face is still there while the detector scores it this much of min_confidence
-SAME_FACE_IOU = 0.3  # a detection continues a track when it overlaps the predicted box this much
+SAME_FACE_IOU = 0.3  # a detection continues a track when it overlaps the predicted box this much,
+SAME_FACE_SHIFT = 0.7  # or is this near it (centre distance, of its size) at a similar size
 NEAR_MARGIN = (
     1.0  # region searched around a followed face, of its size on each side (the model needs context)
 )
@@ -403,7 +404,8 @@ class Tracker:
                     for d in self.finder.detector.detect_near(
                         rgb, guess, margin, self.finder.track_floor, zoom
                     )
-                    if _continues(d.box, guess) and not any(box_iou(d.box, b) > 0.5 for b in taken)
+                    if _continues(d.box, guess, track.missed)
+                    and not any(box_iou(d.box, b) > 0.5 for b in taken)
                 ]
                 if near:
                     break
@@ -443,7 +445,9 @@ class Tracker:
                 continue
             if any(box_iou(det.box, b) > 0.3 or _centre_inside(det.box, b) for b in held):
                 continue
-            coasting = [t for t in self.tracks if t.missed > 0 and _continues(det.box, t.predicted())]
+            coasting = [
+                t for t in self.tracks if t.missed > 0 and _continues(det.box, t.predicted(), t.missed)
+            ]
             track = max(coasting, key=lambda t: box_iou(det.box, t.predicted()), default=None)
             start = _follow_start(track.last, det) if track is not None else None
             face = self.finder.face_at(rgb, det, start)
@@ -463,12 +467,15 @@ def _centre_inside(box: np.ndarray, other: np.ndarray) -> bool:
     return bool(other[0] <= cx <= other[2] and other[1] <= cy <= other[3])
 
 
-def _continues(box: np.ndarray, predicted: np.ndarray) -> bool:
-    """Whether a detection can be the predicted face: overlapping it, or centred in it at a similar size."""
+def _continues(box: np.ndarray, predicted: np.ndarray, missed: int = 0) -> bool:
+    """Whether a detection can be the predicted face: overlapping it, or at a similar size and near it
+    (a fast move or a jump in the plate; the allowance grows while the face is missed)."""
     if box_iou(box, predicted) >= SAME_FACE_IOU:
         return True
-    ratio = box_side(box) / box_side(predicted)
-    return 0.6 < ratio < 1.7 and _centre_inside(box, predicted)
+    side = box_side(predicted)
+    ratio = box_side(box) / side
+    shift = float(np.hypot(*((box[:2] + box[2:]) / 2 - (predicted[:2] + predicted[2:]) / 2)))
+    return 0.6 < ratio < 1.7 and shift <= (SAME_FACE_SHIFT + COAST_MARGIN_STEP * missed) * side
 
 
 def _inside(box: np.ndarray, rgb: np.ndarray) -> bool:
