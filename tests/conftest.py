@@ -19,6 +19,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # The longest modules (measured with --durations), started first so that a split run does not end with
 # one worker still on a long module while the other sits idle.
 LONG_MODULES = (
+    "tests/e2e/test_real_footage.py",
     "tests/e2e/test_train_identity.py",
     "tests/e2e/test_train.py",
     "tests/e2e/test_occlusion_masks.py",

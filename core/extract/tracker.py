@@ -47,6 +47,7 @@ NEAR_MARGIN = (
 NEAR_ZOOMS = (1.0, 1.25, 0.8)  # scales a followed face is looked for at, the next only if one misses
 COAST_MARGIN_STEP = 0.25  # the region grows by this much per frame a face is missed
 VELOCITY_SMOOTHING = 0.5
+SHORT_MISS = 2  # a face missed for up to this many frames is taken back at the track floor where predicted
 
 
 @dataclass
@@ -404,7 +405,7 @@ class Tracker:
                     for d in self.finder.detector.detect_near(
                         rgb, guess, margin, self.finder.track_floor, zoom
                     )
-                    if _continues(d.box, guess, track.missed)
+                    if self._continues(d, guess, track.missed)
                     and not any(box_iou(d.box, b) > 0.5 for b in taken)
                 ]
                 if near:
@@ -421,6 +422,22 @@ class Tracker:
             taken.append(det.box)
             out.append(face)
         return out
+
+    def _continues(self, det: Detection, predicted: np.ndarray, missed: int) -> bool:
+        """Whether a detection is the tracked face: overlapping where it is predicted, scoring at least the
+        track floor while the face is followed (missed for SHORT_MISS frames at most); a face that moved
+        far (a fast move, a jump in the plate) or comes back after longer must score as a new face does,
+        so a track never wanders onto a weak look-alike nearby."""
+        overlaps = box_iou(det.box, predicted) >= SAME_FACE_IOU
+        if overlaps and missed <= SHORT_MISS:
+            return det.score >= self.finder.track_floor
+        if det.score < self.finder.min_confidence:
+            return False
+        side = box_side(predicted)
+        ratio = box_side(det.box) / side
+        shift = float(np.hypot(*((det.box[:2] + det.box[2:]) / 2 - (predicted[:2] + predicted[2:]) / 2)))
+        near = shift <= (SAME_FACE_SHIFT + COAST_MARGIN_STEP * missed) * side
+        return overlaps or (0.6 < ratio < 1.7 and near)
 
     def _start_tracks(
         self,
@@ -446,7 +463,7 @@ class Tracker:
             if any(box_iou(det.box, b) > 0.3 or _centre_inside(det.box, b) for b in held):
                 continue
             coasting = [
-                t for t in self.tracks if t.missed > 0 and _continues(det.box, t.predicted(), t.missed)
+                t for t in self.tracks if t.missed > 0 and self._continues(det, t.predicted(), t.missed)
             ]
             track = max(coasting, key=lambda t: box_iou(det.box, t.predicted()), default=None)
             start = _follow_start(track.last, det) if track is not None else None
@@ -465,17 +482,6 @@ class Tracker:
 def _centre_inside(box: np.ndarray, other: np.ndarray) -> bool:
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     return bool(other[0] <= cx <= other[2] and other[1] <= cy <= other[3])
-
-
-def _continues(box: np.ndarray, predicted: np.ndarray, missed: int = 0) -> bool:
-    """Whether a detection can be the predicted face: overlapping it, or at a similar size and near it
-    (a fast move or a jump in the plate; the allowance grows while the face is missed)."""
-    if box_iou(box, predicted) >= SAME_FACE_IOU:
-        return True
-    side = box_side(predicted)
-    ratio = box_side(box) / side
-    shift = float(np.hypot(*((box[:2] + box[2:]) / 2 - (predicted[:2] + predicted[2:]) / 2)))
-    return 0.6 < ratio < 1.7 and shift <= (SAME_FACE_SHIFT + COAST_MARGIN_STEP * missed) * side
 
 
 def _inside(box: np.ndarray, rgb: np.ndarray) -> bool:
