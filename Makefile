@@ -8,7 +8,7 @@ TORCH  := torch==2.13.0
 # Two workers, a test module at a time each, in the order tests/conftest.py gives (longest first).
 PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
 
-.PHONY: all demo test bench lint clean venv test-programs ofx
+.PHONY: all demo test test-fast bench lint clean venv test-programs ofx
 
 all: test
 
@@ -43,6 +43,10 @@ ofx:
 
 test: $(STAMP) test-programs ofx
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The fast tier: the unit tests alone (about a minute), for the edit-test loop; `make test` runs everything.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/unit
 
 bench: $(STAMP)
 	$(PY) -m bench.run
