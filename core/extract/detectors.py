@@ -59,9 +59,8 @@ class Detector:
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Faces in an (H, W, 3) uint8 RGB frame, best score first, boxes in the frame's pixels.
 
-        Detection runs on the frame downscaled to `detect_width` (kept large enough for `min_face`); when
-        that finds nothing, the full-resolution frame is searched too before giving up, so small faces
-        cost time only on frames where nothing bigger was found."""
+        Detection runs on the frame downscaled to `detect_width`, kept large enough for `min_face`; without
+        a `min_face`, a downscaled frame that shows nothing is searched again at full resolution."""
         with self._lock:
             return self._detect_scaled(rgb)
 

@@ -472,7 +472,7 @@ class Tracker:
                 track = Track(self.next_track_id, face)
                 self.next_track_id += 1
                 self.tracks.append(track)
-            face.track_id, face.embedding = track.id, track.last.embedding if track.last is not face else None
+            face.track_id, face.embedding = track.id, track.last.embedding  # a new track's is None
             track.last, track.missed, track.velocity = face, 0, np.zeros(4)
             held.append(det.box)
             new.append(face)
