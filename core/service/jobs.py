@@ -71,7 +71,10 @@ def resolve_path(value: str, roots: list[Path]) -> str:
     if not p.is_absolute():
         p = roots[0] / p
     # Sequence patterns (plate.####.exr) do not exist as files: resolve their folder.
-    real = p.parent.resolve() / p.name if not p.exists() else p.resolve()
+    try:
+        real = p.parent.resolve() / p.name if not p.exists() else p.resolve()
+    except OSError as exc:  # a name too long, a component that cannot be looked up: the request is bad
+        raise JobRequestError(f"{value[:200]}: not a usable path ({exc.strerror or exc})") from None
     if not inside(real, roots):
         raise JobRequestError(f"{value}: outside the folders this service may touch", 403)
     return str(real)
