@@ -20,6 +20,7 @@ and journals what it replaced, so `AlignmentsStore.undo` puts the latest edit ba
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 import zlib
@@ -38,7 +39,7 @@ from facegraft.store import schema
 
 _FACE_COLUMNS = (
     "id, frame, idx, x0, y0, x1, y1, score, landmarks, yaw, pitch, roll, embedding, track_id, matrix,"
-    " face_type, size, image, landmark_confidence, flags"
+    " face_type, size, image, landmark_confidence, flags, person_id"
 )
 # Every faces column: what reads return and what the edit journal copies out and back.
 _FACE_ALL = f"{_FACE_COLUMNS}, revision"
@@ -53,7 +54,10 @@ _INSERT_MASK = "INSERT INTO masks (face_id, name, data, codec, height, width) VA
 LANDMARKS_UNRELIABLE = "landmarks-unreliable"
 """The 68-point model could not fit (large yaw, heavy occlusion): the stored landmarks are only a coarse
 fit from the detector's 5 points."""
-FACE_FLAGS: tuple[str, ...] = (LANDMARKS_UNRELIABLE,)
+NOT_TARGET = "not-target"
+"""Someone dropped the face (faceset filter or clean, the review page): it is not the person to replace,
+so training never learns from it and convert never swaps it."""
+FACE_FLAGS: tuple[str, ...] = (LANDMARKS_UNRELIABLE, NOT_TARGET)
 
 
 @dataclass
@@ -77,6 +81,22 @@ class Face:
     revision: int = 0  # set when read from the store: 1 when written, +1 on each change (0: not stored)
     landmark_confidence: float = 1.0  # 0..1: how well the 68 landmarks sit on the face
     flags: tuple[str, ...] = ()  # names from FACE_FLAGS
+    person_id: int | None = None  # the person the face belongs to (None: not grouped into persons)
+
+
+@dataclass
+class Person:
+    """One person of the shot: its faces carry its id; `name` is '' until someone names it."""
+
+    id: int
+    name: str = ""
+    embedding: np.ndarray | None = None  # (128,) float32 mean identity descriptor
+    photo: str | None = None  # the reference photo the person was matched to, if any
+
+    @property
+    def label(self) -> str:
+        """The name, or ``person<id>`` for an unnamed person."""
+        return self.name or f"person{self.id}"
 
 
 @dataclass
@@ -496,6 +516,94 @@ class AlignmentsStore:
                 if cur.rowcount == 0:
                     raise StoreError(f"no face with id {face_id}", str(self.path))
 
+    def set_flag(self, face_ids: Iterable[int], flag: str, on: bool = True) -> int:
+        """Add (or remove) one flag on many faces in one transaction; returns how many faces changed (their
+        revisions move on by one)."""
+        if flag not in FACE_FLAGS:
+            raise StoreError(f"unknown face flag {flag!r} (known: {', '.join(FACE_FLAGS)})")
+        changed = 0
+        with self.transaction() as conn:
+            for face_id in sorted({int(i) for i in face_ids}):
+                row = conn.execute("SELECT flags FROM faces WHERE id = ?", (face_id,)).fetchone()
+                if row is None:
+                    raise StoreError(f"no face with id {face_id}", str(self.path))
+                flags = tuple(row[0].split(",")) if row[0] else ()
+                new = tuple(dict.fromkeys((*flags, flag))) if on else tuple(f for f in flags if f != flag)
+                if new != flags:
+                    conn.execute(
+                        "UPDATE faces SET flags = ?, revision = revision + 1 WHERE id = ?",
+                        (_flags_text(new), face_id),
+                    )
+                    changed += 1
+        return changed
+
+    # -- persons ---------------------------------------------------------------------------------------
+    def persons(self) -> list[Person]:
+        """Every person of the shot, by id."""
+        rows = self._conn.execute("SELECT id, name, embedding, photo FROM persons ORDER BY id").fetchall()
+        return [
+            Person(int(i), name, None if emb is None else np.frombuffer(emb, "<f4").astype(np.float32), photo)
+            for i, name, emb, photo in rows
+        ]
+
+    def replace_persons(self, persons: Sequence[Person], assignment: dict[int, int]) -> None:
+        """Store a new grouping in one transaction: exactly these persons (their ids as given) and each face
+        of `assignment` (face id -> person id) given its person; every other face gets none. Faces whose
+        person changes move on one revision."""
+        ids = [int(p.id) for p in persons]
+        if len(set(ids)) != len(ids):
+            raise StoreError(f"person ids repeat: {ids}", str(self.path))
+        names = [p.name for p in persons if p.name]
+        for name in names:
+            check_person_name(name)
+        if len(set(names)) != len(names):
+            raise StoreError(f"person names repeat: {names}", str(self.path))
+        unknown = set(assignment.values()) - set(ids)
+        if unknown:
+            raise StoreError(f"faces given to unknown persons {sorted(unknown)}", str(self.path))
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM persons")
+            conn.executemany(
+                "INSERT INTO persons (id, name, embedding, photo) VALUES (?, ?, ?, ?)",
+                [
+                    (
+                        int(p.id),
+                        p.name,
+                        None if p.embedding is None else _f32(p.embedding, "embedding", (None,)),
+                        p.photo,
+                    )
+                    for p in persons
+                ],
+            )
+            current = dict(conn.execute("SELECT id, person_id FROM faces").fetchall())
+            missing = set(assignment) - set(current)
+            if missing:
+                raise StoreError(f"no faces with ids {sorted(missing)[:10]}", str(self.path))
+            updates = [
+                (assignment.get(fid), fid)
+                for fid, now in current.items()
+                if assignment.get(fid) != (None if now is None else int(now))
+            ]
+            conn.executemany("UPDATE faces SET person_id = ?, revision = revision + 1 WHERE id = ?", updates)
+
+    def set_person_name(self, person_id: int, name: str) -> None:
+        """Name a person ('' clears the name); names are unique and never look like an id."""
+        if name:
+            check_person_name(name)
+        with self.transaction() as conn:
+            taken = conn.execute(
+                "SELECT id FROM persons WHERE name = ? AND id != ?", (name, int(person_id))
+            ).fetchone()
+            if name and taken:
+                raise StoreError(f"person {taken[0]} is already named {name!r}", str(self.path))
+            cur = conn.execute("UPDATE persons SET name = ? WHERE id = ?", (name, int(person_id)))
+            if cur.rowcount == 0:
+                raise StoreError(f"no person with id {person_id}", str(self.path))
+
+    def person_faces(self, person_id: int) -> list[Face]:
+        """The faces of one person, by frame then index (masks not loaded)."""
+        return self._faces("WHERE person_id = ? ORDER BY frame, idx", (int(person_id),), False)
+
     def remove_faces(self, face_ids: Iterable[int]) -> int:
         """Delete faces and their masks in one transaction; their frames stay recorded. Returns the count."""
         ids = sorted({int(i) for i in face_ids})
@@ -763,6 +871,19 @@ class AlignmentsStore:
         return [row[0] for row in self._conn.execute(query)]
 
 
+PERSON_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
+
+
+def check_person_name(name: str) -> str:
+    """A person name as allowed (a letter, then up to 39 letters, digits, '_' or '-': it becomes part of
+    EXR layer and file names, and never reads as a person id); StoreError otherwise."""
+    if not isinstance(name, str) or not PERSON_NAME.fullmatch(name):
+        raise StoreError(
+            f"person name {name!r} is not allowed (a letter, then up to 39 letters, digits, '_' or '-')"
+        )
+    return name
+
+
 def _resolve(path: Path) -> Path:
     """A .db path as given; a folder (existing, or a new path without a suffix) -> folder/alignments.db."""
     if path.is_dir() or (not path.exists() and not path.suffix):
@@ -801,6 +922,7 @@ def _face_row(face: Face) -> tuple:
         face.image,
         _confidence(face.landmark_confidence),
         _flags_text(face.flags),
+        None if face.person_id is None else int(face.person_id),
     )
 
 
@@ -849,6 +971,7 @@ def _face_from_row(row: tuple) -> Face:
         image,
         confidence,
         flags,
+        person,
         rev,
     ) = row
     return Face(
@@ -868,4 +991,5 @@ def _face_from_row(row: tuple) -> Face:
         revision=rev,
         landmark_confidence=float(confidence),
         flags=tuple(flags.split(",")) if flags else (),
+        person_id=person,
     )

@@ -22,6 +22,10 @@ History of the format:
   it; the plate's first frame starts a shot without being a cut), ``faces.landmark_confidence`` (0..1, how
   well the 68 landmarks sit on the face; 1 for faces written before) and ``faces.flags`` (comma-separated
   flag names, ``''`` for none; see ``alignments.FACE_FLAGS``). ``edit_faces`` repeats both face columns.
+- **5** (facegraft 0.4): ``persons`` (one row per person of the shot: ``id``, ``name`` (``''`` until
+  someone names it), ``embedding`` (the person's mean identity descriptor, float32), ``photo`` (the
+  reference photo it was matched to, if any)) and ``faces.person_id`` (+ index; NULL: not grouped).
+  ``edit_faces`` repeats it.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import sqlite3
 from collections.abc import Callable
 
 FORMAT = "facegraft.alignments"
-CURRENT_VERSION = 4
+CURRENT_VERSION = 5
 
 _V1: tuple[str, ...] = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)",
@@ -137,6 +141,29 @@ _V4: tuple[str, ...] = (
     *_V3[7:],
 )
 
+# Version 5 appends faces.person_id (as the upgrade's ALTER TABLE does) and adds the persons table.
+_PERSONS: tuple[str, ...] = (
+    """CREATE TABLE persons (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL DEFAULT '',
+        embedding BLOB,
+        photo TEXT)""",
+    "CREATE INDEX faces_person ON faces(person_id)",
+)
+_V5: tuple[str, ...] = (
+    _V4[0],
+    _V4[1],
+    _V4[2].replace(
+        "flags TEXT NOT NULL DEFAULT '',", "flags TEXT NOT NULL DEFAULT '',\n        person_id INTEGER,"
+    ),
+    *_V4[3:6],
+    _V4[6].replace(
+        "landmark_confidence REAL, flags TEXT,", "landmark_confidence REAL, flags TEXT, person_id INTEGER,"
+    ),
+    *_V4[7:],
+    *_PERSONS,
+)
+
 
 def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
@@ -152,7 +179,7 @@ def create_v1(conn: sqlite3.Connection) -> None:
 
 def initialise(conn: sqlite3.Connection) -> None:
     """Create an empty database at the current version."""
-    for statement in _V4:
+    for statement in _V5:
         conn.execute(statement)
     _set_meta(conn, "format", FORMAT)
     _set_meta(conn, "schema_version", str(CURRENT_VERSION))
@@ -205,10 +232,19 @@ def _upgrade_3_to_4(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE edit_faces SET landmark_confidence = 1, flags = '' WHERE existed = 1")
 
 
+def _upgrade_4_to_5(conn: sqlite3.Connection) -> None:
+    """Add faces.person_id (not grouped) and its copy in the edit journal, and the empty persons table."""
+    conn.execute("ALTER TABLE faces ADD COLUMN person_id INTEGER")
+    conn.execute("ALTER TABLE edit_faces ADD COLUMN person_id INTEGER")
+    for statement in _PERSONS:
+        conn.execute(statement)
+
+
 UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _upgrade_1_to_2,
     2: _upgrade_2_to_3,
     3: _upgrade_3_to_4,
+    4: _upgrade_4_to_5,
 }
 
 

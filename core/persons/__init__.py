@@ -1,0 +1,1 @@
+"""Persons: a shot's face tracks grouped by identity, so every stage can work on the person the user picks."""
