@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facegraft import __version__
-from facegraft.errors import EXIT_USAGE, FacegraftError
+from facegraft.errors import EXIT_USAGE, FacegraftError, InputError
 from facegraft.faceset.merge import DEFAULT_DEDUPE
 from facegraft.options import add_arguments, from_namespace
 from facegraft.progress import MODES
@@ -107,6 +107,35 @@ def build_parser() -> argparse.ArgumentParser:
         q = asub.add_parser(name, help=what)
         q.add_argument("shot", metavar="SHOTDIR")
         q.add_argument("--json", action="store_true", help="one JSON list instead of a table")
+    pr = asub.add_parser(
+        "persons",
+        help="group the shot's tracks into persons (by identity, across cuts) and list them with a contact "
+        "sheet; name, merge or split them",
+    )
+    pr.add_argument("shot", metavar="SHOTDIR")
+    pr.add_argument("--group", action="store_true", help="group again (names are kept where persons hold)")
+    pr.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="identity distance below which two tracks are one person (default %(default)s: 0.55)",
+    )
+    pr.add_argument(
+        "--name", action="append", default=[], metavar="PERSON=NAME", help="name a person (id, name or photo)"
+    )
+    pr.add_argument(
+        "--merge", action="append", default=[], metavar="A,B[,...]", help="give B's faces (and any more) to A"
+    )
+    pr.add_argument(
+        "--split",
+        action="append",
+        default=[],
+        metavar="PERSON[=TRACKS]",
+        help="move the listed tracks (comma-separated) to a new person; without tracks, regroup the "
+        "person's tracks more strictly",
+    )
+    pr.add_argument("--sheet", default=None, help="contact sheet PNG (default: SHOTDIR/persons.png)")
+    pr.add_argument("--json", action="store_true", help="print the persons as one JSON list")
     d = asub.add_parser("draw", help="write plate frames with the stored landmarks drawn")
     d.add_argument("shot")
     d.add_argument("plate")
@@ -115,7 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--colourspace", default=None)
     for q in (e, i, d):
         _add_common(q)
-    for name in ("no-faces", "multi-faces", "remove-deleted", "rename", "stats", "shots", "flagged"):
+    for name in (
+        "no-faces",
+        "multi-faces",
+        "remove-deleted",
+        "rename",
+        "stats",
+        "shots",
+        "flagged",
+        "persons",
+    ):
         _add_common(asub.choices[name])
 
     _add_faceset(sub)
@@ -601,8 +639,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
     elif not args.quiet:
         print(
             f"extracted {summary.faces} faces from {summary.frames_done} frames "
-            f"({summary.frames_skipped} already done, {len(summary.frames_without_faces)} without faces) "
-            f"into {summary.shot_dir} in {summary.seconds:.1f} s"
+            f"({summary.frames_skipped} already done, {len(summary.frames_without_faces)} without faces, "
+            f"{summary.persons} persons) into {summary.shot_dir} in {summary.seconds:.1f} s"
         )
     return 0
 
@@ -735,6 +773,8 @@ def cmd_alignments(args: argparse.Namespace) -> int:
             print(json.dumps(store.stats()))
         elif args.job in ("shots", "flagged"):
             _list_shots_or_flagged(args, store)
+        elif args.job == "persons":
+            _persons(args, store)
         elif args.job == "draw":
             from facegraft.extract.draw import draw_alignments
 
@@ -783,6 +823,61 @@ def _list_shots_or_flagged(args: argparse.Namespace, store: AlignmentsStore) -> 
         _say(args, f"no {'shots' if args.job == 'shots' else 'flagged faces'} in {args.shot}")
     else:
         print(_table(headers, rows))
+
+
+def _persons(args: argparse.Namespace, store: AlignmentsStore) -> None:
+    """`alignments persons`: group when asked (or never grouped), apply the edits, list, write the sheet."""
+    from facegraft.persons import shot as persons
+    from facegraft.persons.grouping import THRESHOLD
+    from facegraft.persons.select import resolve_person
+    from facegraft.persons.sheet import write_sheet
+
+    threshold = THRESHOLD if args.threshold is None else args.threshold
+    if not 0 < threshold < 2:
+        raise InputError(f"--threshold {threshold} is outside 0..2")
+    if args.group or not store.persons():
+        persons.group(store, threshold=threshold, progress_mode=args.progress)
+    for spec in args.merge:
+        ids = [resolve_person(store, part).id for part in spec.split(",") if part.strip()]
+        if len(ids) < 2:
+            raise InputError(f"--merge {spec!r}: name at least two persons, comma-separated")
+        persons.merge(store, ids[0], ids[1:])
+    for spec in args.split:
+        who, _, tracks = spec.partition("=")
+        try:
+            track_ids = [int(t) for t in tracks.split(",") if t.strip()]
+        except ValueError:
+            raise InputError(f"--split {spec!r}: tracks are whole numbers, comma-separated") from None
+        persons.split(store, resolve_person(store, who).id, track_ids, threshold=threshold)
+    for spec in args.name:
+        who, sep, new_name = spec.rpartition("=")
+        if not sep or not who:
+            raise InputError(f"--name {spec!r} is not PERSON=NAME")
+        persons.name(store, who, new_name)
+    found = persons.summaries(store)
+    sheet = Path(args.sheet) if args.sheet else store.shot_dir / "persons.png"
+    write_sheet(store, found, sheet, store.shot_dir / "faces")
+    if args.json or args.progress == "json":
+        print(json.dumps([p.as_dict() for p in found]))
+        return
+    rows = [
+        (
+            p.id,
+            p.label,
+            p.faces,
+            _ids(list(p.tracks)),
+            " ".join(f"{a}-{b}" if a != b else str(a) for a, b in p.ranges[:6])
+            + (" ..." if len(p.ranges) > 6 else ""),
+            _ids(list(p.shots)),
+        )
+        for p in found
+    ]
+    print(
+        _table(("person", "name", "faces", "tracks", "frames", "shots"), rows)
+        if rows
+        else "no faces to group"
+    )
+    _say(args, f"contact sheet: {sheet}")
 
 
 def _ids(ids: list) -> str:

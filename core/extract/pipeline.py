@@ -91,6 +91,11 @@ class ExtractOptions:
     )
     colourspace: str | None = opt(None, "plate colour space (default: scene-linear for EXR, sRGB otherwise)")
     embeddings: bool = opt(True, "compute 128-d identity embeddings (once per track segment)")
+    persons: bool = opt(
+        True,
+        "group the tracks into persons by identity when extraction ends (facegraft alignments persons "
+        "lists, names, merges and splits them)",
+    )
     masks: tuple[str, ...] = opt(("components", "extended"), "landmark masks to store")
     write_faces: bool = opt(True, "write aligned face PNGs to SHOTDIR/faces")
     debug: bool = opt(False, "write frames with boxes and landmarks drawn to SHOTDIR/debug")
@@ -177,6 +182,7 @@ class ExtractSummary:
     frames_done: int = 0
     faces: int = 0
     frames_without_faces: list[int] = field(default_factory=list)
+    persons: int = 0  # persons the shot's faces were grouped into (0: not grouped)
     seconds: float = 0.0
 
     def as_dict(self) -> dict:
@@ -451,4 +457,10 @@ def _run(
         raise
     writer.close()
     progress.close()
+    if opts.persons and opts.embeddings and summary.frames_done:
+        from facegraft.persons.shot import group
+
+        summary.persons = len(group(store, faces_dir, progress_mode=progress_mode))
+    elif store.persons():
+        summary.persons = len(store.persons())
     return summary
