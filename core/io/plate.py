@@ -156,6 +156,20 @@ def _extension(path: Path) -> str:
     return path.suffix.lower().lstrip(".")
 
 
+def _probe_video(path: Path) -> VideoPlate:
+    """A file whose name is neither a known image nor a known video type (WMV, MTS, VOB, FLV, ...): opened
+    as a video when FFmpeg reads one in it, since plates come in whatever container FFmpeg reads."""
+    try:
+        return VideoPlate(str(path))
+    except InputError as exc:
+        reason = str(exc).removeprefix(f"{path}: ")
+        raise InputError(
+            f"unknown file type '.{_extension(path)}': not an image type, and FFmpeg finds no video in it "
+            f"({reason})",
+            str(path),
+        ) from None
+
+
 def open_plate(path: str | Path) -> Plate:
     """Open a video, an image sequence (pattern or directory) or a single image; cheap, nothing decoded."""
     path = Path(path)
@@ -166,8 +180,7 @@ def open_plate(path: str | Path) -> Plate:
         return VideoPlate(str(path))
     if path.is_file():
         if ext not in IMAGE_EXTENSIONS:
-            known = ", ".join(sorted(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))
-            raise InputError(f"unknown file type '.{ext}' (known: {known})", str(path))
+            return _probe_video(path)
         match = _FRAME_NUMBER.match(path.name)
         frame = int(match.group(1)) if match else 1
         return ImagePlate(str(path), "image", {frame: path})

@@ -545,3 +545,34 @@ def test_streams_without_a_clean_timeline_read_as_decoded(tmp_path: Path, kind: 
     for frame in range(1, n + 1, 3):  # alone in a fresh reader: one seek (or rewind) and a decode
         with VideoReader(path) as fresh:
             np.testing.assert_array_equal(fresh.read(frame), decoded[frame - 1][1], err_msg=f"frame {frame}")
+
+
+@pytest.mark.parametrize(
+    ("ext", "fmt", "codec"), [("wmv", "asf", "wmv2"), ("flv", "flv", "flv1"), ("mts", "mpegts", "mpeg2video")]
+)
+def test_a_container_is_probed_not_judged_by_its_extension(
+    tmp_path: Path, ext: str, fmt: str, codec: str
+) -> None:
+    """WMV, FLV and AVCHD-style MTS plates open as video because FFmpeg reads them, whatever their name;
+    the same bytes under a made-up extension open too."""
+    import av
+
+    path = tmp_path / f"plate.{ext}"
+    with av.open(str(path), "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(8):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 30 * i, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    for name in (f"plate.{ext}", "plate.camera"):
+        if not (tmp_path / name).exists():
+            path = path.rename(tmp_path / name)
+        with open_plate(tmp_path / name) as plate:
+            assert (
+                plate.kind == "video" and len(plate.frames) == 8 and (plate.width, plate.height) == (64, 48)
+            )
+            _, pixels = next(iter(plate.iter_frames(plate.frames[-1:])))
+            assert abs(float(pixels.mean()) - 210) < 12
