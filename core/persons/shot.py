@@ -24,6 +24,7 @@ from facegraft.store.face_images import read_face_png
 
 SAMPLES = 5  # faces embedded per track
 UNRELIABLE_WEIGHT = 0.25  # a face whose 68-point fit failed is a poor identity sample
+SMALL_EYES = 14.0  # plate px between the eye centres below which a face is too small to say who it is
 SPLIT_TIGHTER = 0.75  # `split` without tracks regroups a person's tracks at this fraction of the threshold
 
 Embedder = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -95,7 +96,9 @@ def _samples_of(key: int, faces: list[Face], faces_dir: Path | None, embed: Embe
     usable = [(f, d) for f, d in chosen if d is not None]
     if not usable:
         return None
-    weak = all(LANDMARKS_UNRELIABLE in f.flags for f, _ in usable)
+    unreliable = sum(LANDMARKS_UNRELIABLE in f.flags for f in faces)
+    small = float(np.median([eye_distance(f.landmarks) for f, _ in usable])) < SMALL_EYES
+    weak = small or 2 * unreliable > len(faces)
     return TrackSamples(key, np.stack([d for _, d in usable]), frozenset(f.frame for f in faces), weak)
 
 

@@ -198,7 +198,11 @@ class CutScore:
 
 def reference_stems() -> list[str]:
     """Stems of every clip that has a reference."""
-    names = {p.name.split(".")[0] for p in REFERENCE_DIR.glob("*.json*") if p.name != "cuts.json"}
+    names = {
+        p.name.split(".")[0]
+        for p in REFERENCE_DIR.glob("*.json*")
+        if p.name not in ("cuts.json", "persons.json")
+    }
     return sorted(names)
 
 
@@ -267,6 +271,7 @@ class _Stored:
     box: Box
     landmark_box: Box | None
     track_id: int | None
+    person_id: int | None = None
 
 
 def _stored(face) -> _Stored:
@@ -281,7 +286,7 @@ def _stored(face) -> _Stored:
             float(pts[:, 0].max()),
             float(pts[:, 1].max()),
         )
-    return _Stored(box, lm_box, face.track_id)
+    return _Stored(box, lm_box, face.track_id, getattr(face, "person_id", None))
 
 
 def matches(reference_box: Box, stored_box: Box, landmark_box: Box | None = None) -> bool:
