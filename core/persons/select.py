@@ -71,9 +71,12 @@ def match_photo(persons: list[Person], path: Path) -> Person:
 
     ref = photo_embedding(path)
     scored = sorted(
-        (float(np.linalg.norm(p.embedding.astype(np.float64) - ref)), p)
-        for p in persons
-        if p.embedding is not None
+        (
+            (float(np.linalg.norm(p.embedding.astype(np.float64) - ref)), p)
+            for p in persons
+            if p.embedding is not None
+        ),
+        key=lambda dp: (dp[0], dp[1].id),
     )
     if not scored:
         raise InputError("the shot's persons have no identity embeddings to match a photo against", path)
