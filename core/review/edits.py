@@ -9,14 +9,16 @@ masks, identity embedding and aligned image; painted masks are carried to its ne
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from facegraft.errors import InputError
+from facegraft.errors import InputError, StoreError
 from facegraft.extract import identity
 from facegraft.extract.alignment import alignment_matrix, invert_affine, transform_points
 from facegraft.extract.masks import MASKERS, landmark_masks
@@ -25,7 +27,16 @@ from facegraft.extract.pose import head_pose
 from facegraft.extract.tracker import FaceFinder, TrackedFace, landmark_box
 from facegraft.review.masks import carried, carry_mask, paint_stroke, start_mask
 from facegraft.review.shot import ReviewShot
-from facegraft.store.alignments import AlignmentsStore, Face, RevisionConflict
+from facegraft.store.alignments import (
+    NOT_TARGET,
+    AlignmentsStore,
+    EditConflict,
+    EditRecord,
+    Face,
+    Person,
+    RevisionConflict,
+    check_person_name,
+)
 from facegraft.store.face_images import face_image_name
 
 TURNS = (90, 180, 270)  # degrees clockwise on screen a face can be turned to be found upright
@@ -54,9 +65,10 @@ class EditOutcome:
     removed: list[str | None] = field(default_factory=list)
 
 
-def current_face(store: AlignmentsStore, ref: FaceRef) -> Face:
-    """The face (with masks) when it is still at the editor's revision; RevisionConflict otherwise."""
-    face = store.face(ref.id, load_masks=True)
+def current_face(store: AlignmentsStore, ref: FaceRef, masks: bool = True) -> Face:
+    """The face (with its masks unless `masks` is false) when it is still at the editor's revision;
+    RevisionConflict otherwise."""
+    face = store.face(ref.id, load_masks=masks)
     if face is None or face.revision != ref.revision:
         raise RevisionConflict(ref.id, ref.revision, None if face is None else face.revision, store.path)
     return face
@@ -100,25 +112,55 @@ def check_box(box: Sequence[float], width: int, height: int) -> np.ndarray:
     return b
 
 
-def delete_faces(store: AlignmentsStore, refs: Sequence[FaceRef], kind: str = "delete") -> EditOutcome:
-    """Remove faces (all or none): `delete`, or `not-target` when they are not the person to replace."""
+def _ids_text(ids: Sequence[int], most: int = 8) -> str:
+    """'face 3' or 'faces 3, 4, 5' (the first `most` and a count when there are more)."""
+    shown = ", ".join(str(i) for i in ids[:most])
+    more = f", ... ({len(ids)} in all)" if len(ids) > most else ""
+    return f"face{'s' if len(ids) > 1 else ''} {shown}{more}"
+
+
+def delete_faces(store: AlignmentsStore, refs: Sequence[FaceRef]) -> EditOutcome:
+    """Remove faces (all or none) from the store; their aligned images go too."""
     if not refs:
         raise InputError("no faces named")
     faces = [current_face(store, r) for r in refs]
     detail = {"faces": [f.id for f in faces], "frames": sorted({f.frame for f in faces})}
-    with store.edit(kind, detail) as edit:
+    with store.edit("delete", detail) as edit:
         for ref in refs:
             edit.expect(ref.id, ref.revision)
             edit.remove_face(ref.id)
-    what = "not the target person" if kind == "not-target" else "deleted"
-    ids = ", ".join(str(f.id) for f in faces)
     return EditOutcome(
         edit.id,
-        kind,
-        f"{what}: face{'s' if len(faces) > 1 else ''} {ids}",
+        "delete",
+        f"deleted: {_ids_text([int(f.id) for f in faces])}",  # type: ignore[arg-type]
         frames={f.frame for f in faces},
         removed=[f.image for f in faces],
     )
+
+
+def mark_not_target(store: AlignmentsStore, refs: Sequence[FaceRef], on: bool = True) -> EditOutcome:
+    """Mark faces as not the person to replace (kind `not-target`: flagged NOT_TARGET, so training and
+    convert skip them) or as the target after all (kind `target`: the flag cleared). The faces and their
+    images stay; faces already so are left as they are; one journaled edit, so undo puts the flags back."""
+    if not refs:
+        raise InputError("no faces named")
+    kind = "not-target" if on else "target"
+    faces = [current_face(store, r, masks=False) for r in refs]
+    todo = [f for f in faces if (NOT_TARGET in f.flags) != on]
+    if not todo:
+        said = "already marked not the target" if on else "not marked as not the target"
+        raise InputError(f"{_ids_text([int(f.id) for f in faces])}: {said}")  # type: ignore[arg-type]
+    ids = [int(f.id) for f in todo]  # type: ignore[arg-type]
+    detail = {"faces": ids, "frames": sorted({f.frame for f in todo}), "flag": NOT_TARGET, "on": on}
+    with store.edit(kind, detail) as edit:
+        for ref in refs:
+            checked = edit.expect(ref.id, ref.revision)
+            if (NOT_TARGET in checked.flags) == on:
+                continue
+            flags = (*checked.flags, NOT_TARGET) if on else tuple(f for f in checked.flags if f != NOT_TARGET)
+            edit.replace_face(dataclasses.replace(checked, flags=tuple(dict.fromkeys(flags)), masks={}))
+    what = "not the target person (kept, skipped by training and convert)" if on else "the target again"
+    return EditOutcome(edit.id, kind, f"{_ids_text(ids)}: {what}", frames={f.frame for f in todo})
 
 
 def _replace(store: AlignmentsStore, ref: FaceRef, new: Face, kind: str, detail: dict, message: str):
@@ -274,9 +316,200 @@ def accept_frames(store: AlignmentsStore, frames: Sequence[int], accepted: bool 
     )
 
 
+# -- persons ------------------------------------------------------------------------------------------
+# The persons table is not part of the store's edit journal (it journals faces), so a person edit records
+# what it changes in its detail and `undo` puts that back in the same transaction. A face's person is a face
+# column: moving faces between persons goes through `Edit.replace_face`, journaled like any face change.
+PERSON_KINDS = ("person-name", "merge-persons", "person")
+# Edits that leave every face's pixels as they were: undoing them rewrites no aligned image.
+IMAGE_FREE_KINDS = (*PERSON_KINDS, "target")
+OTHER_PERSON_NAME = re.compile(r"person(\d+)")
+
+
+def _persons(store: AlignmentsStore) -> dict[int, Person]:
+    return {p.id: p for p in store.persons()}
+
+
+def _person(persons: dict[int, Person], person_id: int) -> Person:
+    if int(person_id) not in persons:
+        listed = ", ".join(f"{p.id} ({p.label})" for p in persons.values()) or "none: not grouped"
+        raise InputError(f"no person {person_id} in this shot (persons: {listed})")
+    return persons[int(person_id)]
+
+
+def _assignment(store: AlignmentsStore) -> dict[int, int]:
+    """Every grouped face's person, as `replace_persons` takes it."""
+    return {int(f.id): int(f.person_id) for f in store.faces() if f.person_id is not None}  # type: ignore[arg-type]
+
+
+def person_json(person: Person) -> dict:
+    """A person row as an edit's detail keeps it (the embedding as base64 little-endian float32)."""
+    emb = None
+    if person.embedding is not None:
+        emb = base64.b64encode(np.asarray(person.embedding, "<f4").tobytes()).decode("ascii")
+    return {"id": person.id, "name": person.name, "embedding": emb, "photo": person.photo}
+
+
+def person_from_json(data: dict) -> Person:
+    emb = data.get("embedding")
+    vector = None if emb is None else np.frombuffer(base64.b64decode(emb), "<f4").astype(np.float32)
+    return Person(int(data["id"]), str(data.get("name") or ""), vector, data.get("photo"))
+
+
+def _write_persons(store: AlignmentsStore, persons: Sequence[Person], why: str) -> None:
+    """`replace_persons` with every face's person as it stands; a clash (a name taken since) is a
+    conflict: the edit or undo it belongs to is refused whole."""
+    try:
+        store.replace_persons(list(persons), _assignment(store))
+    except StoreError as exc:
+        raise EditConflict(f"{why}: {exc}", str(store.path)) from exc
+
+
+def rename_person(store: AlignmentsStore, person_id: int, name: str, was: str | None = None) -> EditOutcome:
+    """Name a person ('' clears the name: the label goes back to person<id>); `was` is the name the editor
+    saw (EditConflict when it is no longer). Journaled, so undo gives the old name back."""
+    name = name.strip()
+    with store.transaction():
+        persons = _persons(store)
+        person = _person(persons, person_id)
+        if was is not None and was != person.name:
+            now = repr(person.name) if person.name else "no name"
+            raise EditConflict(
+                f"person {person.id} was renamed elsewhere (it now has {now}); nothing was changed"
+            )
+        if name == person.name:
+            raise InputError(f"person {person.id} is already {'named ' + repr(name) if name else 'unnamed'}")
+        if name:
+            check_person_name(name)
+            other = OTHER_PERSON_NAME.fullmatch(name)
+            if other and int(other.group(1)) != person.id:
+                raise InputError(f"{name!r} is the label of another person's id; choose another name")
+        with store.edit("person-name", {"person": person.id, "from": person.name, "to": name}) as edit:
+            store.set_person_name(person.id, name)
+    said = f"named {name!r}" if name else "unnamed (person" + str(person.id) + ")"
+    return EditOutcome(edit.id, "person-name", f"person {person.id} {said}")
+
+
+def merge_persons(store: AlignmentsStore, into: int, other: int, refs: Sequence[FaceRef]) -> EditOutcome:
+    """Give every face of person `other` to person `into` and remove `other`, as one journaled edit (undo
+    brings the person and its faces back). `refs` are the faces of `other` as the editor saw them: a face
+    at another revision is a RevisionConflict, a face it did not see an EditConflict. The merged person's
+    descriptor is the face-weighted mean of the two."""
+    into, other = int(into), int(other)
+    if into == other:
+        raise InputError("a person cannot be merged into itself")
+    with store.transaction():
+        persons = _persons(store)
+        keep, gone = _person(persons, into), _person(persons, other)
+        faces = store.person_faces(other)
+        now = {int(f.id): f.revision for f in faces}  # type: ignore[arg-type]
+        for ref in refs:
+            if now.get(ref.id) != ref.revision:
+                current = now.get(ref.id, store.face_revision(ref.id))
+                raise RevisionConflict(ref.id, ref.revision, current, store.path)
+        unseen = sorted(set(now) - {r.id for r in refs})
+        if unseen:
+            raise EditConflict(
+                f"person {other} has {_ids_text(unseen)} the page did not show (changed elsewhere); nothing "
+                "was changed"
+            )
+        merged = dataclasses.replace(keep)
+        if (
+            keep.embedding is not None
+            and gone.embedding is not None
+            and keep.embedding.shape == gone.embedding.shape
+        ):
+            n_keep, n_gone = max(len(store.person_faces(into)), 1), max(len(faces), 1)
+            mean = keep.embedding.astype(np.float64) * n_keep + gone.embedding.astype(np.float64) * n_gone
+            merged.embedding = (mean / (n_keep + n_gone)).astype(np.float32)
+        elif keep.embedding is None:
+            merged.embedding = gone.embedding
+        ids = sorted(now)
+        detail = {
+            "into": into,
+            "person": other,
+            "faces": ids,
+            "frames": sorted({f.frame for f in faces}),
+            "before": [person_json(keep), person_json(gone)],
+        }
+        with store.edit("merge-persons", detail) as edit:
+            for ref in refs:
+                checked = edit.expect(ref.id, ref.revision)
+                edit.replace_face(dataclasses.replace(checked, person_id=into, masks={}))
+            rest = [merged if p.id == into else p for p in persons.values() if p.id != other]
+            _write_persons(store, rest, "the merge")
+    message = f"merged {gone.label} into {keep.label}: {len(ids)} face{'s' if len(ids) != 1 else ''} moved"
+    return EditOutcome(edit.id, "merge-persons", message, frames={f.frame for f in faces})
+
+
+def reassign_face(store: AlignmentsStore, ref: FaceRef, person: int | str | None) -> EditOutcome:
+    """Give one face to another person: an id, "new" (a new person holding this face alone) or None (not
+    grouped). Journaled; undo gives the face its person back (and removes a person it created)."""
+    with store.transaction():
+        persons = _persons(store)
+        face = current_face(store, ref, masks=False)
+        created = person == "new"
+        if created:
+            target: int | None = max(persons, default=0) + 1
+        elif person is None:
+            target = None
+        else:
+            target = _person(persons, int(person)).id
+        if target == face.person_id:
+            said = "is not grouped" if target is None else f"already belongs to {persons[target].label}"
+            raise InputError(f"face {face.id} {said}")
+        detail = {
+            "face": face.id,
+            "frame": face.frame,
+            "from": face.person_id,
+            "to": target,
+            "created": created,
+        }
+        with store.edit("person", detail) as edit:
+            checked = edit.expect(ref.id, ref.revision)
+            if created:
+                emb = None if checked.embedding is None else checked.embedding.astype(np.float32)
+                _write_persons(store, [*persons.values(), Person(int(target), "", emb)], "a new person")  # type: ignore[arg-type]
+            edit.replace_face(dataclasses.replace(checked, person_id=target, masks={}))
+    label = (
+        "no person"
+        if target is None
+        else (f"a new person, person{target}" if created else persons[target].label)
+    )
+    return EditOutcome(edit.id, "person", f"face {face.id} moved to {label}", frames={face.frame})
+
+
+def _undo_persons(store: AlignmentsStore, edit: EditRecord) -> None:
+    """Put back the person rows a person edit changed (inside the undo's transaction)."""
+    detail = edit.detail
+    why = f"edit {edit.id} ({edit.kind}) cannot be undone"
+    persons = _persons(store)
+    if edit.kind == "person-name":
+        pid = int(detail["person"])
+        if pid not in persons or persons[pid].name != detail["to"]:
+            raise EditConflict(f"{why}: person {pid} was renamed or removed since", str(store.path))
+        try:
+            store.set_person_name(pid, str(detail["from"]))
+        except StoreError as exc:
+            raise EditConflict(f"{why}: {exc}", str(store.path)) from exc
+    elif edit.kind == "merge-persons":
+        keep, gone = (person_from_json(d) for d in detail["before"])
+        if gone.id in persons:
+            raise EditConflict(f"{why}: person {gone.id} exists again (regrouped since)", str(store.path))
+        restored = [keep if p.id == keep.id else p for p in persons.values()]
+        _write_persons(store, [*restored, gone], why)
+    elif edit.kind == "person" and detail.get("created"):
+        pid = int(detail["to"])
+        if pid in persons and not store.person_faces(pid):
+            _write_persons(store, [p for p in persons.values() if p.id != pid], why)
+
+
 def undo(store: AlignmentsStore, edit_id: int | None) -> EditOutcome:
-    """Undo the latest edit (which must be `edit_id` when given)."""
-    done = store.undo(edit_id)
+    """Undo the latest edit (which must be `edit_id` when given), person rows included, in one transaction."""
+    with store.transaction():
+        done = store.undo(edit_id)
+        if done.edit.kind in PERSON_KINDS:
+            _undo_persons(store, done.edit)
     frames = set(done.frames)
     for face_id in done.restored:
         face = store.face(face_id, load_masks=False)
@@ -286,7 +519,10 @@ def undo(store: AlignmentsStore, edit_id: int | None) -> EditOutcome:
     if "frame" in done.edit.detail:
         frames.add(int(done.edit.detail["frame"]))
     message = f"undid edit {done.edit.id} ({done.edit.kind})"
-    return EditOutcome(done.edit.id, "undo", message, frames, done.restored, list(done.removed.values()))
+    # A not-target edit that flagged faces (rather than removing them, as it once did) changed no pixels.
+    flagged = done.edit.kind == "not-target" and done.edit.detail.get("flag") == NOT_TARGET
+    changed = [] if done.edit.kind in IMAGE_FREE_KINDS or flagged else done.restored
+    return EditOutcome(done.edit.id, "undo", message, frames, changed, list(done.removed.values()))
 
 
 def write_images(shot: ReviewShot, store: AlignmentsStore, outcome: EditOutcome) -> None:

@@ -3,11 +3,16 @@ shot's alignments store (``?shot=`` names the shot folder, which must lie under 
 
 - ``GET /review/<shot folder>``: the page (plain HTML, script and style shipped in the package).
 - ``GET /v1/review/shot``: timeline, markers, latest edit; ``GET /v1/review/frame?frame=N``: one frame's
-  faces; ``GET /v1/review/faces``: faces grouped by person.
+  faces; ``GET /v1/review/faces``: faces grouped by stored person (with each person's label, counts, frame
+  ranges and thumbnail face), or by identity clustering when the shot was never grouped into persons.
 - ``GET /v1/review/frame/image``: the plate frame as JPEG in the working (display-referred) encoding;
   ``GET /v1/review/face/image``: an aligned face; ``GET /v1/review/face/mask``: a painted mask as PNG.
 - ``POST /v1/review/edit``: one edit (JSON, by ``kind``); ``POST /v1/review/undo``: undo the latest edit.
   An edit names the revision of each face it touches; a face that moved on answers 409 and nothing changes.
+  Face kinds: ``delete``, ``not-target`` (the faces stay, flagged so training and convert skip them) and
+  ``target`` (the flag cleared), ``landmark``, ``box``, ``turn``, ``add``, ``mask``, ``accept``. Person kinds:
+  ``person-name`` (rename), ``merge-persons`` (every face of ``person`` to ``into``, naming the faces seen),
+  ``person`` (one face to another person, a ``"new"`` one or none). All are journaled and undoable.
 """
 
 from __future__ import annotations
@@ -56,8 +61,28 @@ class FaceRefIn(BaseModel):
 
 
 class DeleteIn(BaseModel):
-    kind: Literal["delete", "not-target"]
+    kind: Literal["delete", "not-target", "target"]
     faces: list[FaceRefIn] = Field(min_length=1)
+
+
+class PersonNameIn(BaseModel):
+    kind: Literal["person-name"]
+    person: Number
+    name: str = Field(max_length=200)  # checked by the store's rule (a letter, then up to 39 more)
+    was: str | None = Field(default=None, max_length=200)  # the name the page showed; 409 when it changed
+
+
+class MergeIn(BaseModel):
+    kind: Literal["merge-persons"]
+    into: Number
+    person: Number
+    faces: list[FaceRefIn]  # every face of `person` as the page saw it
+
+
+class ReassignIn(BaseModel):
+    kind: Literal["person"]
+    face: FaceRefIn
+    person: Number | Literal["new"] | None
 
 
 class LandmarkIn(BaseModel):
@@ -104,7 +129,8 @@ class AcceptIn(BaseModel):
 
 
 EditIn = Annotated[
-    DeleteIn | LandmarkIn | BoxIn | TurnIn | AddIn | MaskIn | AcceptIn, Field(discriminator="kind")
+    DeleteIn | LandmarkIn | BoxIn | TurnIn | AddIn | MaskIn | AcceptIn | PersonNameIn | MergeIn | ReassignIn,
+    Field(discriminator="kind"),
 ]
 
 
@@ -175,7 +201,16 @@ def _ref(face: FaceRefIn) -> edits.FaceRef:
 def _dispatch(shot: ReviewShot, store: AlignmentsStore, body: Any) -> edits.EditOutcome:
     """Run one edit request."""
     if isinstance(body, DeleteIn):
-        return edits.delete_faces(store, [_ref(f) for f in body.faces], body.kind)
+        refs = [_ref(f) for f in body.faces]
+        if body.kind == "delete":
+            return edits.delete_faces(store, refs)
+        return edits.mark_not_target(store, refs, on=body.kind == "not-target")
+    if isinstance(body, PersonNameIn):
+        return edits.rename_person(store, body.person, body.name, body.was)
+    if isinstance(body, MergeIn):
+        return edits.merge_persons(store, body.into, body.person, [_ref(f) for f in body.faces])
+    if isinstance(body, ReassignIn):
+        return edits.reassign_face(store, _ref(body.face), body.person)
     if isinstance(body, LandmarkIn):
         return edits.move_landmark(shot, store, _ref(body.face), body.point, (body.x, body.y))
     if isinstance(body, BoxIn):
@@ -246,7 +281,7 @@ def review_router(roots: list[Path]) -> APIRouter:
 
     @router.get("/v1/review/faces")
     def faces(shot: str) -> Response:
-        return with_store(shot, lambda _, store: {"groups": overview.identity_groups(store)})
+        return with_store(shot, lambda _, store: overview.person_groups(store))
 
     @router.get("/v1/review/frame/image")
     def frame_image(shot: str, frame: Annotated[Number, Query()]) -> Response:

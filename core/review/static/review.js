@@ -12,11 +12,14 @@
     [36, 41, true], [42, 47, true], [48, 59, true], [60, 67, true]];
   const MASK = "label";
   // What a face flag means, said on the frame view and in the panel (flags from extraction).
-  const FLAG_TEXT = { "landmarks-unreliable": "landmarks unreliable" };
+  const NOT_TARGET = "not-target";  // kept in the store, skipped by training and convert
+  const FLAG_TEXT = { "landmarks-unreliable": "landmarks unreliable", [NOT_TARGET]: "not the target" };
   const flagText = (flags) => flags.map((f) => FLAG_TEXT[f] || f).join(", ");
+  const dropped = (f) => f.flags.includes(NOT_TARGET);
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
   const state = {
     summary: null, frame: null, current: null, selected: null, mode: "select", zoom: false,
-    groups: [], busy: 0, drag: null, stroke: null, brush: { radius: 16, include: false },
+    groups: [], persons: [], by: "identity", busy: 0, drag: null, stroke: null, brush: { radius: 16, include: false },
     mask: { face: null, revision: null, image: null, pixels: null },
   };
 
@@ -128,7 +131,10 @@
   }
 
   async function loadPeople() {
-    state.groups = (await api("GET", "faces")).groups;
+    const data = await api("GET", "faces");
+    state.groups = data.groups;
+    state.persons = data.persons || [];
+    state.by = data.by || "identity";
     drawPeople();
   }
 
@@ -163,7 +169,9 @@
     $("counts").textContent = `${s.frames.length} frames · ${m.no_face.length} without a face · `
       + `${m.multi_face.length} with several · ${m.low_confidence.length} low confidence · `
       + `${m.flagged.length} with flagged faces · ${s.shots} shot${s.shots === 1 ? "" : "s"} · `
-      + `${s.reviewed.length} accepted`;
+      + `${s.reviewed.length} accepted`
+      + `${s.persons ? ` · ${plural(s.persons, "person")}` : ""}`
+      + `${m.not_target && m.not_target.length ? ` · ${m.not_target.length} with faces not the target` : ""}`;
     $("undo").disabled = !s.last_edit;
     $("undo").title = s.last_edit ? `Undo edit ${s.last_edit.id} (${s.last_edit.kind}) (Ctrl+Z)` : "Nothing to undo";
   }
@@ -183,6 +191,7 @@
       if (f.multi_face) marks.push("several faces");
       if (f.low_confidence) marks.push("low confidence");
       if (f.flagged) marks.push(`${f.flagged} flagged face${f.flagged === 1 ? "" : "s"}`);
+      if (f.not_target) marks.push(`${f.not_target} not the target`);
       if (cut) marks.push("hard cut before it: a new shot starts");
       if (f.reviewed) marks.push("accepted");
       for (const [flag, cls] of [[f.no_face, "no-face"], [f.multi_face, "multi-face"],
@@ -263,7 +272,16 @@
     const k = unitsPerPixel();
     const layer = $("faces");
     layer.replaceChildren();
-    for (const fc of f.faces) {
+    // Faces marked not the target first (under the others): a dashed box to select them by, no landmarks.
+    for (const fc of f.faces.filter(dropped)) {
+      const [x0, y0, x1, y1] = fc.box;
+      const g = el("g", { class: `dropped${fc.id === state.selected ? " selected" : ""}`, "data-face-id": fc.id,
+        "data-revision": fc.revision, "data-index": fc.index }, layer);
+      el("rect", { class: "dropped-box", x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, g);
+      const tag = el("text", { class: "dropped-tag", x: x0, y: y0 - 5 * k, "font-size": 12 * k }, g);
+      tag.textContent = `id ${fc.id} · not the target${personOf(fc) ? ` · ${personOf(fc)}` : ""}`;
+    }
+    for (const fc of f.faces.filter((x) => !dropped(x))) {
       const [x0, y0, x1, y1] = fc.box;
       const flagged = fc.flags.length > 0;
       const g = el("g", { class: `face${fc.id === state.selected ? " selected" : ""}${flagged ? " flagged" : ""}`,
@@ -278,7 +296,7 @@
       fc.landmarks.forEach(([x, y], i) => el("circle", { class: "lm", cx: x, cy: y, r: 3 * k, "data-point": i }, g));
       el("rect", { class: "handle", x: x1 - 5 * k, y: y1 - 5 * k, width: 10 * k, height: 10 * k }, g);
       const tag = el("text", { class: "tag", x: x0, y: y0 - 5 * k, "font-size": 12 * k }, g);
-      tag.textContent = `#${fc.index} id ${fc.id} · ${fc.score.toFixed(2)}`;
+      tag.textContent = `#${fc.index} id ${fc.id} · ${fc.score.toFixed(2)}${personOf(fc) ? ` · ${personOf(fc)}` : ""}`;
       if (flagged) {
         const badge = el("text", { class: "flag-badge", x: x0, y: y1 + 15 * k, "font-size": 12 * k }, g);
         badge.textContent = `⚠ ${flagText(fc.flags)} (${fc.landmark_confidence.toFixed(2)})`;
@@ -311,6 +329,12 @@
     const target = event.target;
     const g = target.closest && target.closest("g.face");
     const fc = g ? face(Number(g.dataset.faceId)) : null;
+    const gone = state.mode !== "add" && target.closest && target.closest("g.dropped");
+    if (gone) {  // a face marked not the target: selected (to look at, or take back), never dragged
+      select(Number(gone.dataset.faceId));
+      event.preventDefault();
+      return;
+    }
     if (state.mode === "add") {
       state.drag = { kind: "draw", start, end: start };
     } else if (fc && target.classList.contains("lm")) {
@@ -404,20 +428,44 @@
     return state.groups.find((g) => g.faces.some((f) => f.id === id));
   }
 
+  function personOf(fc) {
+    const p = fc.person_id === null || fc.person_id === undefined ? null
+      : state.persons.find((x) => x.id === fc.person_id);
+    return p ? p.label : null;
+  }
+
+  function liveFaces(group) {
+    return group ? group.faces.filter((f) => !dropped(f)) : [];
+  }
+
   function drawPanel() {
     const fc = face(state.selected);
+    const gone = !!fc && dropped(fc);
     for (const id of ["delete", "not-target", "drop-person", "turn-90", "turn-180", "turn-270", "zoom"]) {
       $(id).disabled = !fc;
     }
+    for (const id of ["not-target", "turn-90", "turn-180", "turn-270"]) $(id).disabled = !fc || gone;
+    $("not-target").hidden = gone;
+    $("restore-target").hidden = !gone;
+    $("restore-target").disabled = !gone;
     $("accept").disabled = !state.frame;
     const group = fc && groupOf(fc.id);
-    const person = group && group.label !== null ? `person ${group.label + 1} (${group.faces.length} faces)` : "no identity";
-    $("drop-person").textContent = group ? `Drop this person (${group.faces.length})` : "Drop this person";
-    $("drop-person").disabled = !group;
+    const live = liveFaces(group);
+    let person;
+    if (state.by === "person") {
+      person = personOf(fc || { person_id: null });
+      person = person ? `${person} (${plural(group ? group.faces.length : 0, "face")})` : "no person";
+    } else {
+      person = group && group.label !== null ? `person ${group.label + 1} (${group.faces.length} faces)` : "no identity";
+    }
+    $("drop-person").textContent = group ? `Drop this person (${live.length})` : "Drop this person";
+    $("drop-person").disabled = !group || !live.length;
+    drawPersonChooser(fc);
     $("face-info").textContent = fc
       ? `Face ${fc.id} · frame ${fc.frame} · #${fc.index} · score ${fc.score.toFixed(2)} · yaw ${fc.pose[0].toFixed(0)}° · `
         + `${person} · landmark confidence ${fc.landmark_confidence.toFixed(2)}`
         + `${fc.flags.length ? ` · ⚠ ${flagText(fc.flags)}` : ""} · revision ${fc.revision}`
+        + `${gone ? " · kept in the store, skipped by training and convert (Target after all takes it back)" : ""}`
       : state.frame && state.frame.faces.length ? "Click a face to select it (Tab: next face)."
         : "No face in this frame: press B and draw a box around a face the detector missed.";
     loadMask(fc);
@@ -540,7 +588,82 @@
     $("brush-radius").value = state.brush.radius;
   }
 
-  // -- people: the faces grouped by identity ----------------------------------------------------------
+  // -- the person of the selected face ----------------------------------------------------------------
+  function drawPersonChooser(fc) {
+    const chooser = $("face-person");
+    const grouped = state.by === "person";
+    chooser.replaceChildren();
+    const choices = [...state.persons.map((p) => [String(p.id), `${p.label} (${plural(p.faces, "face")})`]),
+      ["new", "a new person"], ["none", "no person"]];
+    for (const [value, text] of choices) {
+      const option = document.createElement("option");
+      option.value = value;
+      option.textContent = text;
+      chooser.append(option);
+    }
+    chooser.value = fc && fc.person_id !== null && fc.person_id !== undefined ? String(fc.person_id) : "none";
+    chooser.disabled = !fc || !grouped;
+    $("reassign").disabled = !fc || !grouped;
+    $("person-info").textContent = grouped
+      ? `${plural(state.persons.length, "person")} in this shot: move the selected face to another one here; `
+        + "rename, merge or drop persons below."
+      : "The shot's faces are not grouped into persons (facegraft alignments persons SHOTDIR); below they are "
+        + "grouped by identity.";
+  }
+
+  // -- people: the faces grouped by person (stored persons, or identity clusters) ---------------------
+  function framesText(ranges) {
+    const runs = ranges.map(([a, b]) => (a === b ? `${a}` : `${a}–${b}`));
+    return runs.length > 6 ? `${runs.slice(0, 6).join(", ")}, … (${runs.length} runs)` : runs.join(", ");
+  }
+
+  function control(tag, attrs = {}, text = "") {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  function personHead(p, head) {
+    if (p.thumb) {
+      const img = control("img", { class: "person-thumb", alt: `${p.label}`, "data-face-id": p.thumb.id });
+      img.src = url("face/image", { face: p.thumb.id, size: 64, rev: p.thumb.revision });
+      img.title = `${p.label}: face ${p.thumb.id}, frame ${p.thumb.frame} (click to go there)`;
+      img.addEventListener("click", () => act(() => go(p.thumb.frame, p.thumb.id)));
+      head.append(img);
+    }
+    const gone = p.faces - p.targets;
+    head.append(control("span", { class: "person-label" }, p.label),
+      control("span", { class: "person-counts" }, `${plural(p.faces, "face")}${gone ? ` (${gone} not the target)` : ""}`
+        + `${p.ranges.length ? ` · frames ${framesText(p.ranges)}` : ""}`
+        + `${p.shots.length ? ` · shot${p.shots.length === 1 ? "" : "s"} ${p.shots.map((i) => i + 1).join(", ")}` : ""}`));
+  }
+
+  function personTools(p) {
+    const tools = control("div", { class: "person-tools" });
+    const form = control("form", { class: "rename", "data-person": p.id });
+    const name = control("input", { type: "text", class: "person-name", maxlength: "40", spellcheck: "false",
+      autocomplete: "off", placeholder: `person${p.id}`, "aria-label": `Name of ${p.label}` });
+    name.value = p.name;
+    form.append(name, control("button", { type: "submit", class: "rename-button",
+      title: "A letter, then up to 39 letters, digits, _ or - (empty: no name)" }, "Rename"));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      act(() => edit({ kind: "person-name", person: p.id, name: name.value.trim(), was: p.name }));
+    });
+    const others = state.persons.filter((o) => o.id !== p.id);
+    const from = control("select", { class: "merge-from", "aria-label": `A person to merge into ${p.label}` });
+    from.append(control("option", { value: "" }, "Merge in…"));
+    for (const o of others) from.append(control("option", { value: String(o.id) }, `${o.label} (${plural(o.faces, "face")})`));
+    const merge = control("button", { type: "button", class: "merge",
+      title: `Every face of the chosen person becomes ${p.label}'s; the chosen person goes (Undo brings it back)` },
+    "Merge");
+    from.disabled = merge.disabled = !others.length;
+    merge.addEventListener("click", () => act(() => mergeInto(p.id, from.value)));
+    tools.append(form, from, merge);
+    return tools;
+  }
+
   function drawPeople() {
     const root = $("people");
     root.replaceChildren();
@@ -548,15 +671,23 @@
       const section = document.createElement("section");
       section.className = "group";
       section.dataset.label = group.label === null ? "none" : group.label;
+      if (group.person) section.dataset.person = group.person.id;
       const head = document.createElement("h2");
       const n = group.faces.length;
-      head.textContent = group.label === null ? `No identity · ${n} faces` : `Person ${group.label + 1} · ${n} face${n === 1 ? "" : "s"}`;
+      const live = liveFaces(group);
+      if (group.person) personHead(group.person, head);
+      else if (state.by === "person") head.textContent = `No person · ${plural(n, "face")}`;
+      else head.textContent = group.label === null ? `No identity · ${n} faces` : `Person ${group.label + 1} · ${n} face${n === 1 ? "" : "s"}`;
       const drop = document.createElement("button");
       drop.type = "button";
       drop.className = "drop";
-      drop.textContent = `Not the target: drop ${n === 1 ? "this face" : `these ${n} faces`}`;
-      drop.addEventListener("click", () => act(() => edit({ kind: "not-target", faces: group.faces.map(ref) })));
+      drop.textContent = live.length ? `Not the target: drop ${live.length === 1 ? "this face" : `these ${live.length} faces`}`
+        : "Not the target: all dropped";
+      drop.disabled = !live.length;
+      drop.addEventListener("click", () => act(() => edit({ kind: "not-target", faces: live.map(ref) })));
       head.append(drop);
+      section.append(head);
+      if (group.person) section.append(personTools(group.person));
       const thumbs = document.createElement("div");
       thumbs.className = "thumbs";
       for (const f of group.faces) {
@@ -566,13 +697,14 @@
         img.alt = `face ${f.id}, frame ${f.frame}`;
         img.title = `face ${f.id} · frame ${f.frame} · score ${f.score}${f.flags.length ? ` · ${flagText(f.flags)}` : ""}`;
         img.classList.toggle("flagged", f.flags.length > 0);
+        img.classList.toggle("dropped", dropped(f));
         img.dataset.faceId = f.id;
         img.dataset.frame = f.frame;
         img.src = url("face/image", { face: f.id, size: 96, rev: f.revision });
         img.addEventListener("click", () => act(() => go(f.frame, f.id)));
         thumbs.append(img);
       }
-      section.append(head, thumbs);
+      section.append(thumbs);
       root.append(section);
     });
     drawPeopleSelection();
@@ -600,8 +732,34 @@
 
   async function dropPerson() {
     const fc = selectedOrSay();
-    const group = fc && groupOf(fc.id);
-    if (group) await edit({ kind: "not-target", faces: group.faces.map(ref) });
+    const live = liveFaces(fc && groupOf(fc.id));
+    if (live.length) await edit({ kind: "not-target", faces: live.map(ref) });
+  }
+
+  async function toggleTarget() {
+    const fc = selectedOrSay();
+    if (fc) await edit({ kind: dropped(fc) ? "target" : "not-target", faces: [ref(fc)] });
+  }
+
+  async function reassign() {
+    const fc = selectedOrSay();
+    if (!fc) return;
+    const value = $("face-person").value;
+    const person = value === "new" ? "new" : value === "none" ? null : Number(value);
+    if (person === (fc.person_id === undefined ? null : fc.person_id)) {
+      say(`Face ${fc.id} already belongs to ${personOf(fc) || "no person"}: choose another person first.`);
+      return;
+    }
+    await edit({ kind: "person", face: ref(fc), person });
+  }
+
+  async function mergeInto(into, value) {
+    const group = value === "" ? null : state.groups.find((g) => g.person && g.person.id === Number(value));
+    if (!group) {
+      say("Choose the person to merge in first.");
+      return;
+    }
+    await edit({ kind: "merge-persons", into, person: group.person.id, faces: group.faces.map(ref) });
   }
 
   async function turn(degrees) {
@@ -616,7 +774,7 @@
   }
 
   function nextFace() {
-    const faces = state.frame ? state.frame.faces : [];
+    const faces = state.frame ? state.frame.faces.filter((f) => !dropped(f)) : [];
     if (!faces.length) return;
     const i = faces.findIndex((f) => f.id === state.selected);
     select(faces[(i + 1) % faces.length].id);
@@ -632,6 +790,8 @@
   $("delete").addEventListener("click", () => act(() => deleteSelected()));
   $("not-target").addEventListener("click", () => act(() => deleteSelected("not-target")));
   $("drop-person").addEventListener("click", () => act(dropPerson));
+  $("restore-target").addEventListener("click", () => act(toggleTarget));
+  $("reassign").addEventListener("click", () => act(reassign));
   for (const id of ["turn-90", "turn-180", "turn-270"]) {
     $(id).addEventListener("click", () => act(() => turn(Number($(id).dataset.degrees))));
   }
@@ -651,7 +811,7 @@
     Delete: () => deleteSelected(),
     Backspace: () => deleteSelected(),
     a: () => accept(),
-    x: () => deleteSelected("not-target"),
+    x: () => toggleTarget(),
     b: () => setMode(state.mode === "add" ? "select" : "add"),
     r: () => turn(180),
     z: () => toggleZoom(),
