@@ -30,6 +30,17 @@ LONG_MODULES = (
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse two test modules of one basename: pytest imports them as one module and the full run errors."""
+    from collections import Counter
+    from pathlib import Path
+
+    names = Counter(p.name for p in Path(__file__).parent.rglob("test_*.py"))
+    twice = sorted(name for name, n in names.items() if n > 1)
+    if twice:
+        raise pytest.UsageError(f"tests: module names used twice: {', '.join(twice)}")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the long modules first, each module's tests kept together and in their own order."""
     rank = {name: i for i, name in enumerate(LONG_MODULES)}
