@@ -75,13 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("plate", help="the target plate (the one the shot was extracted from)")
     c.add_argument("--shot", required=True, help="SHOTDIR of the plate's extraction")
-    c.add_argument("--model", required=True, help="MODELDIR of the trained model")
+    c.add_argument(
+        "--model",
+        default=None,
+        help="MODELDIR of the trained model: swaps every face, or the --person persons "
+        "(not needed when --swap gives each person its model)",
+    )
     c.add_argument("-o", "--output", dest="out_dir", required=True, help="folder for the passes")
     c.add_argument("--frames", default=None, help="frames to convert, e.g. 1001-1100 (default: all)")
-    from facegraft.merge.options import MergeOptions, OutputOptions
+    from facegraft.merge.options import MergeOptions, OutputOptions, PersonOptions
 
     add_arguments(c, MergeOptions)
     add_arguments(c, OutputOptions)
+    add_arguments(c, PersonOptions)
     _add_common(c)
 
     a = sub.add_parser("alignments", help="inspect and edit a shot's alignments store")
@@ -174,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     wt.add_argument("--batch", type=int, default=50, help="frames per engine job")
     wt.add_argument("--until-idle", type=float, default=None, help="exit after this many idle seconds")
     add_arguments(wt, MergeOptions, exclude=("smooth", "smooth_frames"))
+    # Whom to swap; a shot the watcher extracts itself regroups its persons with every batch, so a
+    # reference photo (or a name given in --shot's store) is the choice that holds.
+    add_arguments(wt, PersonOptions, exclude=("swap", "identity_every"))
     _add_common(wt)
 
     fm = sub.add_parser("farm", help="render-farm job descriptions")
@@ -456,7 +465,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     import dataclasses
     import logging
 
-    from facegraft.merge.options import MergeOptions
+    from facegraft.merge.options import MergeOptions, PersonOptions
     from facegraft_client import Client
     from facegraft_watcher import Watcher, WatchOptions, summary
 
@@ -483,6 +492,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         pattern=args.pattern,
         settle=args.settle,
         batch=args.batch,
+        person=tuple(from_namespace(PersonOptions, args).specs()),
         convert_args={**merge, "smooth": False},
     )
     watcher = Watcher(opts, client)
@@ -722,7 +732,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from facegraft.merge.convert import convert
-    from facegraft.merge.options import MergeOptions, OutputOptions
+    from facegraft.merge.options import MergeOptions, OutputOptions, PersonOptions
 
     s = convert(
         args.plate,
@@ -733,12 +743,15 @@ def cmd_convert(args: argparse.Namespace) -> int:
         from_namespace(MergeOptions, args),
         from_namespace(OutputOptions, args),
         progress_mode="quiet" if args.quiet else args.progress,
+        persons=from_namespace(PersonOptions, args),
     )
     if args.progress == "json":
         print(json.dumps({"task": "convert", "event": "summary", **s.as_dict()}))
     elif not args.quiet:
+        who = f", persons {', '.join(p['label'] for p in s.persons)}" if s.persons else ""
+        left = f", {s.faces_left} left as the plate" if s.faces_left else ""
         print(
-            f"converted {s.frames_done} frames ({s.frames_skipped} already done, {s.faces} faces) "
+            f"converted {s.frames_done} frames ({s.frames_skipped} already done, {s.faces} faces{who}{left}) "
             f"into {s.out_dir} in {s.seconds:.1f} s"
         )
     return 0

@@ -23,9 +23,12 @@ def opt(
     choices: Sequence[str] | Callable[[], Sequence[str]] | None = None,
     flag: str | None = None,
     cli: bool = True,
+    repeat: str | None = None,
 ) -> Any:
-    """A dataclass field with help text, optional choices (or a function giving them) and a flag name."""
-    meta = {"help": help, "choices": choices, "flag": flag, "cli": cli}
+    """A dataclass field with help text, optional choices (or a function giving them) and a flag name.
+    `repeat` (a list field's metavar, e.g. ``PERSON``) makes the flag one value a time, given again for
+    more (argparse's append; the service takes a list), instead of one comma-separated value."""
+    meta = {"help": help, "choices": choices, "flag": flag, "cli": cli, "repeat": repeat}
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -74,6 +77,17 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, exclude: Sequence[
             store = "store_false" if default else "store_true"
             name = "--no-" + flag[2:] if default else flag
             _add(parser, f, name, action=store, help=help_text, declared_default=default)
+        elif typing.get_origin(t) in (tuple, list) and f.metadata.get("repeat"):
+            _add(
+                parser,
+                f,
+                flag,
+                action="append",
+                default=None,
+                metavar=f.metadata["repeat"],
+                help=f"{help_text} (repeatable)",
+                declared_default=list(default),
+            )
         elif typing.get_origin(t) in (tuple, list):
             joined = ",".join(default)
             help_text = f"{help_text} (comma-separated; default: {joined})"
@@ -111,7 +125,9 @@ def from_namespace(cls: type, ns: argparse.Namespace, **overrides: Any) -> Any:
         if v is None:
             continue
         t = _base_type(cls, f)
-        if typing.get_origin(t) in (tuple, list) and isinstance(v, str):
+        if typing.get_origin(t) in (tuple, list) and f.metadata.get("repeat"):
+            v = [v] if isinstance(v, str) else list(v)
+        elif typing.get_origin(t) in (tuple, list) and isinstance(v, str):
             v = tuple(x.strip() for x in v.split(",") if x.strip())
         values[f.name] = v
     values.update(overrides)

@@ -6,6 +6,11 @@ The frames become a ``CHUNK[INT]`` task parameter (the TASK_CHUNKING extension: 
 parameters (paths as PATH parameters, so a farm can remap them), and the command reports progress with
 ``--progress openjd`` (``openjd_progress: N`` lines). The template is checked with `openjd-model` before
 it is written.
+
+Who is swapped travels too: ``--person`` becomes a ``Person`` parameter (a STRING for an id or name, a
+FILE PATH for a reference photo), a repeated option one parameter per value (``Person``, ``Person2``...),
+and each ``--swap PERSON=MODELDIR`` a ``Swap``/``SwapModel`` pair (the model a DIRECTORY PATH), joined
+back as ``--swap {{Param.Swap}}={{Param.SwapModel}}``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ PATH_DESTS = {"plate", "shot", "model", "out_dir", "weights", "detector_weights"
 FILE_DESTS = {"plate", "weights", "detector_weights", "sign_key", "sign_cert"}
 OUTPUTS = {("convert", "out_dir"), ("extract", "shot")}
 _RESERVED = {"frames", "progress", "quiet", "verbose", "help", "command"}
+PERSON_DESTS = {"person", "src_person", "dst_person"}  # a person id, name or reference photo (a path)
+PAIRED_DESTS = {"swap"}  # PERSON=MODELDIR
 
 
 def _param_name(dest: str) -> str:
@@ -80,6 +87,7 @@ def job_template(
     ]
     args: list[str] = [command[0]]
     values: dict[str, str] = {}
+    root = (base or Path.cwd()).absolute()
     for action in parser._actions:
         dest = action.dest
         if dest in _RESERVED or dest == "help":
@@ -90,22 +98,32 @@ def job_template(
         if action.nargs == 0:  # a switch: it stays in the command as it was given
             args.append(action.option_strings[0])
             continue
+        if isinstance(value, (list, tuple)) or dest in PERSON_DESTS | PAIRED_DESTS:
+            items = list(value) if isinstance(value, (list, tuple)) else [value]
+            if not items:
+                continue
+            if not isinstance(action, argparse._AppendAction) and len(items) > 1:
+                items = [",".join(map(str, items))]  # a comma-separated option: one value
+            for k, item in enumerate(items):  # one parameter per value of a repeated option
+                pname = _param_name(dest) + (str(k + 1) if k else "")
+                if dest in PERSON_DESTS | PAIRED_DESTS:
+                    ref = _person_param(params, values, pname, dest, str(item), root)
+                else:
+                    params.append({"name": pname, "type": "STRING", "default": str(item)})
+                    ref = "{{Param." + pname + "}}"
+                args += [ref] if not action.option_strings else [action.option_strings[-1], ref]
+            continue
         pname = _param_name(dest)
         param: dict = {"name": pname, "default": str(value)}
         if dest in PATH_DESTS:
-            param.update(
-                type="PATH",
-                objectType="FILE" if dest in FILE_DESTS else "DIRECTORY",
-                dataFlow="OUT" if (command[0], dest) in OUTPUTS else "IN",
+            _as_path(
+                param,
+                values,
+                value,
+                "FILE" if dest in FILE_DESTS else "DIRECTORY",
+                "OUT" if (command[0], dest) in OUTPUTS else "IN",
+                root,
             )
-            absolute = Path(value).absolute()
-            root = (base or Path.cwd()).absolute()
-            values[pname] = str(absolute)
-            # OpenJD joins a PATH default to the template's folder and forbids walking up out of it.
-            if root in absolute.parents:
-                param["default"] = str(absolute.relative_to(root))
-            else:
-                del param["default"]
         elif isinstance(value, bool):
             param.update(type="STRING", allowedValues=["true", "false"], default=str(value).lower())
         elif isinstance(value, int):
@@ -145,6 +163,41 @@ def job_template(
     }
     validate(template)
     return template, values
+
+
+def _as_path(param: dict, values: dict, value, kind: str, flow: str, root: Path) -> None:
+    """Make `param` a PATH parameter of `value`; its absolute value goes into `values`."""
+    param.update(type="PATH", objectType=kind, dataFlow=flow)
+    absolute = Path(value).absolute()
+    values[param["name"]] = str(absolute)
+    # OpenJD joins a PATH default to the template's folder and forbids walking up out of it.
+    if root in absolute.parents:
+        param["default"] = str(absolute.relative_to(root))
+    else:
+        param.pop("default", None)
+
+
+def _person_param(params: list, values: dict, pname: str, dest: str, item: str, root: Path) -> str:
+    """Parameters for one value of a person option; returns the argument that stands for it."""
+    from facegraft.persons.select import is_photo_spec, split_pair
+
+    def one(name: str, spec: str, description: str) -> str:
+        param: dict = {"name": name, "default": spec, "description": description}
+        if is_photo_spec(spec):  # a reference photo: a path the farm may remap
+            _as_path(param, values, spec, "FILE", "IN", root)
+        else:
+            param.update(type="STRING")
+        params.append(param)
+        return "{{Param." + name + "}}"
+
+    if dest not in PAIRED_DESTS:
+        return one(pname, item, "who is swapped: a person id, name or reference photo")
+    person, model = split_pair(item, "--" + dest)
+    ref = one(pname, person, "the person this model swaps (id, name or reference photo)")
+    mparam: dict = {"name": f"{pname}Model", "default": model, "description": f"the model for {person}"}
+    _as_path(mparam, values, model, "DIRECTORY", "IN", root)
+    params.append(mparam)
+    return ref + "={{Param." + pname + "Model}}"
 
 
 def validate(template: dict) -> None:

@@ -1,10 +1,13 @@
 """Files written the safe way: to a temporary name in the same folder, then renamed into place, so a
-reader never sees half a file and a failure leaves the old one (or none)."""
+reader never sees half a file and a failure leaves the old one (or none); and `locked`, for a
+read-merge-write of one file by processes that finish together (farm chunks)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from facegraft.errors import InputError
@@ -36,3 +39,40 @@ def write_bytes_atomic(path: str | Path, data: bytes, what: str = "the file") ->
         if isinstance(exc, OSError):
             raise InputError(f"cannot write {what} ({exc.strerror or exc})", str(path)) from exc
         raise
+
+
+@contextlib.contextmanager
+def locked(path: str | Path, what: str = "the file") -> Iterator[None]:
+    """Hold an exclusive lock for `path` (POSIX flock on ``.<name>.lock`` beside it, which works on NFS
+    too); the lock file is removed on release, so no trace is left in an output folder. A waiter that
+    wakes holding a lock file already removed takes a fresh one. No-op where there are no POSIX locks."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: chunks rarely finish at the same instant
+        yield
+        return
+    lock = Path(path).with_name(f".{Path(path).name}.lock")
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise InputError(f"cannot lock {what} ({exc.strerror or exc})", str(lock)) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            held = os.fstat(fd)
+            try:
+                now = os.stat(lock)
+            except FileNotFoundError:
+                now = None
+        except BaseException:
+            os.close(fd)
+            raise
+        if now is not None and (now.st_ino, now.st_dev) == (held.st_ino, held.st_dev):
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)  # while still held: a waiter then finds its file gone and starts again
+        os.close(fd)

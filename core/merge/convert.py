@@ -5,6 +5,30 @@ by frame (merger.py) and writes the passes (passes.py) or a comp video (video_ou
 records the config hash and a hash of its inputs, so a rerun skips frames already converted the same way.
 Results depend only on the inputs, never on which frame range a task was given: colour windows and
 smoothing read the neighbouring frames from the store and the plate whatever the range.
+
+Persons (issue 24). A face flagged not-target in the store is never swapped. With `--person` (with the
+`--model`) or `--swap PERSON=MODELDIR` only the chosen persons' faces are swapped, each by its own model,
+in one pass; every other face stays the plate's exact pixels (bit for bit outside the swapped persons'
+mattes), and the passes carry a `matte_<label>.A` layer per chosen person beside the combined matte. The
+selection (person ids and their models' hashes) enters the config hash, so a rerun with other persons
+redoes every frame. Without either option every face that is not not-target is swapped, as before, and a
+warning says so when the shot holds several persons.
+
+Identity QC. Describing a face (dlib's 128-d descriptor) costs 60-100 ms on a CPU, close to what the
+rest of a frame's merge costs, so it is sampled: on every `--identity-every`-th frame of each track (5 by
+default; counted from the track's first stored frame, so a farm's frame ranges do not change which frames
+are checked; 1 checks every frame, 0 none) the plate's face of each swapped face whose person has a
+reference (the person's mean descriptor in the store) is described and its distance to the reference
+recorded in ``<out>/<stem>.identity.json``::
+
+    {"threshold": 0.6, "every": 5,
+     "persons": {"1": {"label": "lead", "model": "<model hash>", "reference": true}},
+     "frames": {"1001": [{"person": 1, "label": "lead", "face": 17, "track": 0, "distance": 0.31}]}}
+
+merged with what earlier runs (other frame ranges) recorded, under a lock; frames not checked are absent.
+Checked frames where a swapped person's face lies at SAME_PERSON (0.6) or more from its reference are
+listed in a warning on stderr (a track that switched to someone else) and in the run's summary
+(`identity`: file, every, checked, threshold, worst distance and switched frames per person label).
 """
 
 from __future__ import annotations
@@ -24,13 +48,14 @@ import numpy as np
 
 from facegraft import __version__
 from facegraft.errors import InputError, MissingFramesError, TransientError
+from facegraft.io.atomic import locked
 from facegraft.io.colour import ColourConverter, resolve_colourspace
 from facegraft.io.framespec import format_frame_spec, select_frames
 from facegraft.io.plate import Plate, open_plate
 from facegraft.io.prefetch import prefetch
 from facegraft.mask.stored import stored_masks
 from facegraft.merge.merger import FaceTask, PreparedFace, composite, prepare_faces, recolour
-from facegraft.merge.options import MergeOptions, OutputOptions
+from facegraft.merge.options import MergeOptions, OutputOptions, PersonOptions
 from facegraft.merge.passes import MergedFrame, PassWriter, write_json, write_patch
 from facegraft.merge.smoothing import smooth_track, velocity
 from facegraft.merge.swap_model import SwapModel, load_swap_model
@@ -40,7 +65,7 @@ from facegraft.provenance.c2pa_sidecar import write_sidecar
 from facegraft.provenance.marking import describe, job_payload, mark_comp
 from facegraft.provenance.release import get_release
 from facegraft.provenance.release import metadata as provenance_metadata
-from facegraft.store.alignments import AlignmentsStore, Face
+from facegraft.store.alignments import NOT_TARGET, AlignmentsStore, Face, Person
 
 SHOT_SAMPLE = 16  # frames per track whose colour statistics stand for the whole shot (--colour-window 0)
 _TRANSIENT = {errno.ENOSPC, errno.EIO, errno.EAGAIN, errno.EBUSY, errno.ESTALE, errno.EDQUOT}
@@ -62,6 +87,9 @@ class ConvertSummary:
     model_hash: str = ""
     config_hash: str = ""
     seconds: float = 0.0
+    persons: list[dict] = field(default_factory=list)  # the chosen persons: id, label, model hash
+    faces_left: int = 0  # faces of the converted frames left as the plate (other persons, not-target)
+    identity: dict = field(default_factory=dict)  # identity QC: file, faces checked, frames flagged
 
     def as_dict(self) -> dict:
         d = self.__dict__.copy()
@@ -76,15 +104,24 @@ def _track_key(face: Face) -> tuple:
 
 @dataclass
 class ShotFaces:
-    """Every stored face grouped by frame, with smoothed landmarks and velocities per track."""
+    """The stored faces to swap grouped by frame, with smoothed landmarks and velocities per track;
+    `stored` counts every stored face per frame (swapped or not), `track_start` the first frame of each
+    track among the faces to swap."""
 
     by_frame: dict[int, list[FaceTask]]
     frames_done: set[int]
+    stored: dict[int, int] = field(default_factory=dict)
+    track_start: dict[tuple, int] = field(default_factory=dict)
 
 
-def load_shot_faces(store: AlignmentsStore, opts: MergeOptions) -> ShotFaces:
-    """Faces of the whole shot as FaceTasks (smoothing looks across the whole track, whatever the range)."""
-    faces = store.faces()
+def load_shot_faces(store: AlignmentsStore, opts: MergeOptions, persons: set[int] | None = None) -> ShotFaces:
+    """The faces of the whole shot to swap as FaceTasks (smoothing looks across the whole track, whatever
+    the range): never a face flagged not-target, and only the faces of `persons` (ids) when given."""
+    every = store.faces()
+    stored: dict[int, int] = {}
+    for f in every:
+        stored[f.frame] = stored.get(f.frame, 0) + 1
+    faces = [f for f in every if NOT_TARGET not in f.flags and (persons is None or f.person_id in persons)]
     name = opts.stored_mask()
     masks = stored_masks(store, faces, name) if name is not None else {}
     tracks: dict[tuple, dict[int, np.ndarray]] = {}
@@ -96,13 +133,125 @@ def load_shot_faces(store: AlignmentsStore, opts: MergeOptions) -> ShotFaces:
         key = _track_key(f)
         track = smoothed[key]
         by_frame.setdefault(f.frame, []).append(
-            FaceTask(track[f.frame], int(f.size), velocity(track, f.frame), key, masks.get(int(f.id)))
+            FaceTask(
+                track[f.frame],
+                int(f.size),
+                velocity(track, f.frame),
+                key,
+                masks.get(int(f.id)),
+                person=f.person_id,
+                face_id=f.id,
+            )
         )
-    return ShotFaces(by_frame, store.frames_done())
+    starts = {k: min(t) for k, t in tracks.items()}
+    return ShotFaces(by_frame, store.frames_done(), stored, starts)
 
 
-def config_hash(model: SwapModel, opts: MergeOptions, output: OutputOptions, colourspace: str) -> str:
-    """Hash of everything that shapes the output besides the frame's own inputs."""
+@dataclass
+class Selection:
+    """Whose faces a convert swaps and with which model.
+
+    `persons` are the chosen persons in the order given, `models` each one's model by person id; with no
+    person chosen every face is swapped with `default`. `references` holds every person of the shot by id
+    (their mean descriptors are what identity QC measures against)."""
+
+    default: SwapModel | None = None
+    persons: list[Person] = field(default_factory=list)
+    models: dict[int, SwapModel] = field(default_factory=dict)
+    references: dict[int, Person] = field(default_factory=dict)
+
+    @property
+    def ids(self) -> set[int] | None:
+        """The chosen person ids (None: every face)."""
+        return {p.id for p in self.persons} if self.persons else None
+
+    @property
+    def primary(self) -> SwapModel:
+        """The model the headers name: --model, else the first --swap's."""
+        return self.default if self.default is not None else self.models[self.persons[0].id]
+
+    def model_for(self, task: FaceTask) -> SwapModel | None:
+        if not self.persons:
+            return self.default
+        return self.models.get(task.person) if task.person is not None else None
+
+    def record(self) -> list[dict] | None:
+        """The selection as the config hash and headers record it (None when no person was chosen)."""
+        if not self.persons:
+            return None
+        return [{"id": p.id, "label": p.label, "model": self.models[p.id].hash} for p in self.persons]
+
+    def all_models(self) -> list[SwapModel]:
+        out = [] if self.default is None else [self.default]
+        for m in self.models.values():
+            if all(m is not o for o in out):
+                out.append(m)
+        return out
+
+
+def select_persons(
+    store: AlignmentsStore, model_dir: str | Path | None, persons: PersonOptions, load=load_swap_model
+) -> Selection:
+    """The Selection the options ask for: --person (each with `model_dir`) and --swap PERSON=MODELDIR,
+    resolved against the shot's persons; InputError naming the problem (an unknown person, one given
+    twice, a missing model)."""
+    from facegraft.persons.select import resolve_person
+
+    persons.validate()
+    specs, pairs = persons.specs(), persons.pairs()
+    references = {p.id: p for p in store.persons()}
+    if not specs and not pairs:
+        if model_dir is None:
+            raise InputError("give --model MODELDIR (or --swap PERSON=MODELDIR for each person to swap)")
+        return Selection(load(model_dir), references=references)
+    if specs and model_dir is None:
+        raise InputError(
+            "--person swaps with --model: give --model MODELDIR, or --swap PERSON=MODELDIR for each person"
+        )
+    if pairs and not specs and model_dir is not None:
+        raise InputError(
+            "--model and --swap: say whom --model swaps with --person (or give every person with --swap)"
+        )
+    loaded: dict[str, SwapModel] = {}
+
+    def model(path) -> SwapModel:
+        key = str(Path(path).resolve())
+        if key not in loaded:
+            loaded[key] = load(path)
+        return loaded[key]
+
+    chosen: list[Person] = []
+    models: dict[int, SwapModel] = {}
+    given: dict[int, str] = {}
+    asked = [(s, model_dir, "--person") for s in specs] + [(w, m, "--swap") for w, m in pairs]
+    for spec, path, flag in asked:
+        person = resolve_person(store, spec)
+        if person.id in given:
+            if flag == "--person" and given[person.id] == "--person":
+                continue  # `--person 2,lead` naming one person twice asks for nothing more
+            raise InputError(
+                f"person {person.id} ({person.label}) is given twice ({given[person.id]} and {flag} {spec}): "
+                "one model a person"
+            )
+        given[person.id] = flag
+        chosen.append(person)
+        models[person.id] = model(path)
+    labels = [p.label for p in chosen]
+    if len(set(labels)) != len(labels):
+        raise InputError(f"two chosen persons have one label ({', '.join(labels)}): name them apart")
+    default = model(model_dir) if model_dir is not None else None
+    return Selection(default, chosen, models, references)
+
+
+def config_hash(
+    model: SwapModel,
+    opts: MergeOptions,
+    output: OutputOptions,
+    colourspace: str,
+    persons: list[dict] | None = None,
+) -> str:
+    """Hash of everything that shapes the output besides the frame's own inputs; `persons` is the person
+    selection (Selection.record(): ids, labels and model hashes), left out when no person was chosen."""
     payload = {
         "engine": __version__,
         "model": model.hash,
@@ -111,6 +260,8 @@ def config_hash(model: SwapModel, opts: MergeOptions, output: OutputOptions, col
         "format": output.format,
         "colourspace": colourspace,
     }
+    if persons:
+        payload["persons"] = persons
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -126,14 +277,14 @@ def input_hash(plate: Plate, frame: int, tasks: list[FaceTask]) -> str:
         h.update(f"{Path(plate.path).name}:{frame}:{st.st_size}:{st.st_mtime_ns}".encode())
     for t in tasks:
         h.update(np.asarray(t.landmarks, np.float64).round(4).tobytes())
+        if t.person is not None:  # a regrouped shot can change whose face this is
+            h.update(f"person:{t.person}".encode())
         if t.occlusion is not None:  # a re-applied mask model makes the frame's output stale
             h.update(t.occlusion.mask.tobytes())
     return h.hexdigest()[:32]
 
 
-def _shot_pools(
-    plate: Plate, converter: ColourConverter, shot: ShotFaces, model: SwapModel, opts: MergeOptions
-) -> dict[tuple, list[PreparedFace]]:
+def _shot_pools(plate: Plate, shot: ShotFaces, prepare) -> dict[tuple, list[PreparedFace]]:
     """For --colour-window 0: per track, prepared faces from up to SHOT_SAMPLE frames spread over the shot."""
     per_track: dict[tuple, list[int]] = {}
     for frame, tasks in shot.by_frame.items():
@@ -149,7 +300,7 @@ def _shot_pools(
     pools: dict[tuple, list[PreparedFace]] = {}
     for info, native in plate.iter_frames(sorted(wanted)):
         tasks = [t for t in shot.by_frame[info.frame] if t.key in wanted[info.frame]]
-        for p in prepare_faces(native, converter, tasks, model, opts):
+        for p in prepare(native, tasks):
             pools.setdefault(p.task.key, []).append(p)
     return pools
 
@@ -163,25 +314,40 @@ def convert(
     opts: MergeOptions | None = None,
     output: OutputOptions | None = None,
     progress_mode: str = "auto",
+    persons: PersonOptions | None = None,
 ) -> ConvertSummary:
-    """Swap the faces of `plate_path` stored in `shot_dir` with the model in `model_dir`; write into
-    `out_dir`. Frames already converted with the same config and inputs are skipped."""
+    """Swap the faces of `plate_path` stored in `shot_dir` with the model in `model_dir` (or only the
+    persons `persons` chooses, each with its model; `model_dir` may then be None); write into `out_dir`.
+    Frames already converted with the same config and inputs are skipped."""
     opts = opts or MergeOptions()
     output = output or OutputOptions()
+    persons = persons or PersonOptions()
     opts.validate()
+    persons.validate()
     signing = _signing(output)  # refuse a bad key or format before any work
     t0 = time.monotonic()
     shot_dir, out_dir = Path(shot_dir), Path(out_dir)
     if not (shot_dir / AlignmentsStore.DEFAULT_NAME).is_file():
         raise InputError("no alignments store here (run facegraft extract on the plate first)", shot_dir)
-    model = load_swap_model(model_dir)
+    with AlignmentsStore.open(shot_dir) as store:
+        selection = select_persons(store, model_dir, persons)
+    if output.patch and len({m.resolution for m in selection.all_models()}) > 1:
+        raise InputError("--patch writes one resolution: give --swap models of one resolution")
     with open_plate(plate_path) as plate, AlignmentsStore.open(shot_dir) as store:
         stored_plate = store.plate()
         colourspace = resolve_colourspace(
             output.colourspace or stored_plate.get("colourspace") or plate.default_colourspace
         )
         requested = select_frames(plate.frames, frames)
-        shot = load_shot_faces(store, opts)
+        shot = load_shot_faces(store, opts, selection.ids)
+        grouped = [p for p in selection.references.values() if store.person_faces(p.id)]
+        if not selection.persons and len(grouped) > 1:
+            print(
+                f"facegraft: warning: {shot_dir}: the shot holds {len(grouped)} persons "
+                f"({', '.join(p.label for p in grouped)}) and all of them are swapped with the one model "
+                "(choose with --person SPEC, or --swap PERSON=MODELDIR for each)",
+                file=sys.stderr,
+            )
         never = [f for f in requested if f not in shot.frames_done]
         if never:
             noun, verb = ("frame", "was") if len(never) == 1 else ("frames", "were")
@@ -207,11 +373,13 @@ def convert(
                 "outputs say 'none recorded'",
                 file=sys.stderr,
             )
-        job = _Job(plate, shot, model, converter, opts, output, out_dir, colourspace)
+        job = _Job(plate, shot, selection, converter, opts, output, out_dir, colourspace)
         job.provenance = provenance_metadata(release)
         job.signing = signing
+        job.identity_every = persons.identity_every
         summary = job.run(requested, progress_mode)
     summary.seconds = time.monotonic() - t0
+    _warn_identity(summary)
     return summary
 
 
@@ -236,30 +404,43 @@ class _Job:
         self,
         plate: Plate,
         shot: ShotFaces,
-        model: SwapModel,
+        selection: Selection | SwapModel,
         converter: ColourConverter,
         opts: MergeOptions,
         output: OutputOptions,
         out_dir: Path,
         colourspace: str,
     ) -> None:
+        if isinstance(selection, SwapModel):
+            selection = Selection(selection)
+        self.selection = selection
+        model = selection.primary
         self.plate, self.shot, self.model, self.converter = plate, shot, model, converter
         self.opts, self.output, self.out_dir = opts, output, out_dir
-        self.config = config_hash(model, opts, output, colourspace)
+        self.config = config_hash(model, opts, output, colourspace, selection.record())
         self.colourspace = colourspace
         self.stem = output.name or _plate_stem(plate.path)
         interop = _interop_id(colourspace)
         self.fps = output.fps or plate.fps or 24.0
-        self.writer = PassWriter(out_dir, self.stem, output.layout, output.format, self.fps, interop)
+        labels = [p.label for p in selection.persons]
+        self.writer = PassWriter(
+            out_dir, self.stem, output.layout, output.format, self.fps, interop, persons=labels
+        )
         self.video = output.format in ("mov", "mp4")
-        self.summary = ConvertSummary(out_dir, model_hash=model.hash, config_hash=self.config)
+        self.summary = ConvertSummary(
+            out_dir, model_hash=model.hash, config_hash=self.config, persons=selection.record() or []
+        )
+        self.identity_every = PersonOptions.identity_every  # identity QC on every Nth frame of a track
+        self.identity: dict[int, list[dict]] = {}
         self.provenance: dict[str, str] = {}
         self.signing = None  # a SigningKey when C2PA manifests are asked for
         # The mark's job id is the same for every frame range a farm splits this conversion into.
         self.payload = job_payload(f"{Path(plate.path).name}:{self.config}")
 
     def _attributes(self, frame: int, inputs: str) -> dict[str, str]:
+        persons = self.selection.record()
         return {
+            **({"persons": json.dumps(persons)} if persons else {}),
             **self.provenance,
             "version": __version__,
             "model": self.model.hash,
@@ -289,7 +470,7 @@ class _Job:
             return s
         window = self.opts.colour_window
         pools = (
-            _shot_pools(self.plate, self.converter, self.shot, self.model, self.opts)
+            _shot_pools(self.plate, self.shot, self._prepare)
             if window == 0 and self.opts.colour not in ("none", "seamless")
             else {}
         )
@@ -317,7 +498,7 @@ class _Job:
                 ):  # keep a float plate's precision so untouched pixels stay exact
                     self.writer.pixel_type = "float"
                 tasks = self.shot.by_frame.get(frame, [])
-                prepared = prepare_faces(native, self.converter, tasks, self.model, self.opts)
+                prepared = self._prepare(native, tasks)
                 while recent and recent[0][0] <= frame - max(window, 1):
                     recent.popleft()
                 if frame in write_set:
@@ -329,7 +510,8 @@ class _Job:
                             pool_faces = [q for _, qs in recent for q in qs if q.task.key == p.task.key]
                         pairs.append((p, recolour(p, self.opts.colour, pool_faces)))
                     rng = np.random.default_rng([self.opts.seed, frame])
-                    layers = composite(native, self.converter, pairs, self.opts, rng)
+                    chosen = self.selection.persons
+                    layers = composite(native, self.converter, pairs, self.opts, rng, [p.id for p in chosen])
                     marked = mark_comp(
                         layers.comp,
                         self.converter.to_working_float(layers.comp),
@@ -345,6 +527,7 @@ class _Job:
                         layers.matte,
                         layers.facemask,
                         attributes=self._attributes(frame, inputs[frame]),
+                        person_mattes={p.label: layers.person_mattes[p.id] for p in chosen},
                     )
                     if self.output.format in ("png", "mov", "mp4"):
                         merged.comp_display = marked.display
@@ -358,8 +541,10 @@ class _Job:
                         pending.append(pool.submit(self._write, merged))
                         while len(pending) > 2:
                             pending.popleft().result()
+                    self._check_identity(frame, native, prepared)
                     s.frames_done += 1
                     s.faces += len(prepared)
+                    s.faces_left += self.shot.stored.get(frame, 0) - len(prepared)
                     progress.update(1, frame=frame, faces=len(prepared))
                 if window != 1:
                     recent.append((frame, prepared))
@@ -381,6 +566,7 @@ class _Job:
             self._sign_sequence()
             if self.output.patch:
                 self._write_matrices(patches)
+            self._write_identity()
         except BaseException:
             progress.fail()
             for f in pending:  # frames already merged are still written: a rerun need not redo them
@@ -395,6 +581,105 @@ class _Job:
         pool.shutdown(wait=True)
         progress.close()
         return s
+
+    def _prepare(self, native: np.ndarray, tasks: list[FaceTask]) -> list[PreparedFace]:
+        """Every face of a frame aligned and swapped, each by its person's model (one batch a model), in
+        the order of `tasks` (later faces go over earlier ones)."""
+        groups: dict[int, tuple[SwapModel, list[FaceTask]]] = {}
+        for t in tasks:
+            model = self.selection.model_for(t)
+            if model is not None:
+                groups.setdefault(id(model), (model, []))[1].append(t)
+        if len(groups) == 1:
+            model, group = next(iter(groups.values()))
+            return prepare_faces(native, self.converter, group, model, self.opts)
+        order = {id(t): i for i, t in enumerate(tasks)}
+        out = [
+            p
+            for model, group in groups.values()
+            for p in prepare_faces(native, self.converter, group, model, self.opts)
+        ]
+        return sorted(out, key=lambda p: order[id(p.task)])
+
+    def _check_identity(self, frame: int, native: np.ndarray, prepared: list[PreparedFace]) -> None:
+        """Identity QC of one frame: the plate's face of each swapped face whose person has a reference,
+        on every `identity_every`-th frame of its track, described and measured against the reference."""
+        every = self.identity_every
+        if every <= 0:
+            return
+        refs = self.selection.references
+        due = [
+            p
+            for p in prepared
+            if p.task.person in refs
+            and refs[p.task.person].embedding is not None
+            and (frame - self.shot.track_start.get(p.task.key, frame)) % every == 0
+        ]
+        if not due:
+            return
+        from facegraft.extract import identity
+
+        rgb = self.converter.to_working_uint8(native)
+        rows = []
+        for p in due:
+            person = refs[p.task.person]
+            d = identity.distance(identity.embed(rgb, p.task.landmarks), person.embedding)
+            key = p.task.key
+            rows.append(
+                {
+                    "person": person.id,
+                    "label": person.label,
+                    "face": p.task.face_id,
+                    "track": key[1] if key[0] == "track" else None,
+                    "distance": round(d, 4),
+                }
+            )
+        self.identity[frame] = rows
+
+    def _write_identity(self) -> None:
+        """Merge this run's identity QC into <stem>.identity.json (under a lock: farm tasks share it)."""
+        s = self.summary
+        if self.identity_every <= 0:
+            return
+        from facegraft.extract.identity import SAME_PERSON
+
+        path = self.out_dir / f"{self.stem}.identity.json"
+        persons = {
+            str(p.id): {
+                "label": p.label,
+                "model": self.selection.models.get(p.id, self.model).hash,
+                "reference": p.embedding is not None,
+            }
+            for p in (self.selection.persons or self.selection.references.values())
+        }
+        with locked(path, "the identity QC file"):
+            data = {"threshold": SAME_PERSON, "every": self.identity_every, "persons": persons, "frames": {}}
+            if path.is_file():
+                try:
+                    old = json.loads(path.read_text())
+                    if old.get("every") == self.identity_every and old.get("persons") == persons:
+                        data["frames"].update(old.get("frames", {}))
+                except (ValueError, OSError, AttributeError):
+                    pass
+            data["frames"].update({str(f): rows for f, rows in self.identity.items()})
+            data["frames"] = dict(sorted(data["frames"].items(), key=lambda kv: int(kv[0])))
+            if self.identity or path.is_file():
+                write_json(path, data)
+        flagged: dict[str, list[int]] = {}
+        worst: dict[str, float] = {}
+        for frame, rows in sorted(self.identity.items()):
+            for row in rows:
+                worst[row["label"]] = max(worst.get(row["label"], 0.0), row["distance"])
+                if row["distance"] >= SAME_PERSON:
+                    flagged.setdefault(row["label"], []).append(frame)
+        s.identity = {
+            "file": str(path) if path.is_file() else None,
+            "every": self.identity_every,
+            "checked": sum(len(r) for r in self.identity.values()),
+            "threshold": SAME_PERSON,
+            "worst": worst,  # the largest distance measured this run, per person
+            "switched": {k: format_frame_spec(v) for k, v in flagged.items()},
+        }
 
     def _sign_sequence(self) -> None:
         """EXR: (re)write the signed sidecar manifest covering every frame of the sequence in the folder."""
@@ -430,7 +715,7 @@ class _Job:
         return VideoWriter(path, self.fps, meta, audio, start)
 
     def _write_patches(self, frame, pairs, records, max_faces, merged) -> list[dict]:
-        r = self.model.resolution
+        r = self.model.resolution  # every model has it (convert refuses --patch with mixed resolutions)
         out = []
         for i in range(max_faces):
             path = self.out_dir / "patch" / f"{self.stem}.face{i}.{frame:04d}.exr"
@@ -467,6 +752,20 @@ class _Job:
         data["frames"].update(patches)
         data["frames"] = dict(sorted(data["frames"].items(), key=lambda kv: int(kv[0])))
         write_json(path, data)
+
+
+def _warn_identity(summary: ConvertSummary) -> None:
+    """A warning on stderr naming the frames where a swapped person's face looked like someone else."""
+    switched = summary.identity.get("switched") or {}
+    for label, frames in switched.items():
+        every = summary.identity["every"]
+        sampled = "every frame" if every == 1 else f"one frame in {every} of each track"
+        print(
+            f"facegraft: warning: identity QC: {label}'s face looks like someone else on frames {frames} "
+            f"(distance to the person's reference >= {summary.identity['threshold']}, {sampled} checked; a "
+            f"track may have switched people; see {summary.identity.get('file')})",
+            file=sys.stderr,
+        )
 
 
 def _plate_stem(path: str) -> str:

@@ -9,7 +9,7 @@ working encoding at model resolution R; plate-space results are float32 in the p
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -32,14 +32,17 @@ MATTE_FLOOR = 1e-4
 @dataclass
 class FaceTask:
     """One face to merge: landmarks (68, 2) in plate pixels (already smoothed), the crop size to align at,
-    its velocity (x, y) px per frame, a key naming its track (colour windows pool per track), and the
-    stored mask the occlusion mask modes use (None when not loaded)."""
+    its velocity (x, y) px per frame, a key naming its track (colour windows pool per track), the
+    stored mask the occlusion mask modes use (None when not loaded), and the person the face belongs to
+    and its face id in the store (None when not known)."""
 
     landmarks: np.ndarray
     crop_size: int = 512
     velocity: np.ndarray | None = None
     key: Hashable = 0
     occlusion: StoredMask | None = None
+    person: int | None = None
+    face_id: int | None = None
 
 
 @dataclass
@@ -206,13 +209,16 @@ def _seamless(face: PreparedFace) -> np.ndarray:
 @dataclass
 class FrameLayers:
     """A frame's passes in the plate's colour space: comp (H, W, 3), swap (H, W, 3) premultiplied,
-    matte (H, W), facemask (H, W), all float32; `faces` holds each face's crop -> plate matrix."""
+    matte (H, W), facemask (H, W), all float32; `faces` holds each face's crop -> plate matrix;
+    `person_mattes` the matte of each person asked for (person id -> (H, W), covering only that person's
+    faces; zero where the frame has none of them)."""
 
     comp: np.ndarray
     swap: np.ndarray
     matte: np.ndarray
     facemask: np.ndarray
     faces: list[dict]
+    person_mattes: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def composite(
@@ -221,10 +227,13 @@ def composite(
     faces: Sequence[tuple[PreparedFace, np.ndarray]],
     opts: MergeOptions,
     rng: np.random.Generator | None = None,
+    persons: Sequence[int] = (),
 ) -> FrameLayers:
-    """Put each (prepared face, recoloured swap) over the plate; returns every pass of the frame.
+    """Put each (prepared face, recoloured swap) over the plate; returns every pass of the frame, with a
+    matte of its own for each person id of `persons` (faces of other persons enter only the combined one).
 
-    Pixels the matte does not reach keep the plate's value exactly."""
+    Faces may come from models of different resolutions. Pixels the matte does not reach keep the plate's
+    value exactly."""
     plate = plate_values(native)
     h, w = plate.shape[:2]
     swap_acc = np.zeros((h, w, 3), np.float32)
@@ -234,8 +243,9 @@ def composite(
     sides = opts.sides()
     deg = opts.degradation()
     records = []
-    r = faces[0][0].swap.shape[0] if faces else 0
+    person_mattes = {int(p): np.zeros((h, w), np.float32) for p in persons}
     for face, colour in faces:
+        r = face.swap.shape[0]
         face_to_plate = invert_affine(face.to_crop)
         if opts.face_scale:
             face_to_plate = blend.scaled_about_centre(face_to_plate, r, opts.face_scale)
@@ -263,6 +273,9 @@ def composite(
         swap_acc[y0:y1, x0:x1] = premult + swap_acc[y0:y1, x0:x1] * (1 - a)
         matte_acc[y0:y1, x0:x1] = shaped + matte_acc[y0:y1, x0:x1] * (1 - shaped)
         mask_acc[y0:y1, x0:x1] = np.maximum(mask_acc[y0:y1, x0:x1], raw)
+        own = person_mattes.get(face.task.person) if face.task.person is not None else None
+        if own is not None:
+            own[y0:y1, x0:x1] = shaped + own[y0:y1, x0:x1] * (1 - shaped)
         corners = np.array([[0, 0], [r, 0], [r, r], [0, r]], np.float64)
         records.append(
             {
@@ -273,4 +286,4 @@ def composite(
             }
         )
         comp[y0:y1, x0:x1] = blend.over(swap_acc[y0:y1, x0:x1], matte_acc[y0:y1, x0:x1], plate[y0:y1, x0:x1])
-    return FrameLayers(comp, swap_acc, matte_acc, mask_acc, records)
+    return FrameLayers(comp, swap_acc, matte_acc, mask_acc, records, person_mattes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from facegraft.errors import InputError
 from facegraft.merge.colour_transfer import COLOUR_TRANSFERS
@@ -122,3 +123,69 @@ class OutputOptions:
         "", "PEM private key: sign a C2PA manifest (embedded in png/mp4/mov, a .c2pa sidecar for exr)"
     )
     sign_cert: str = opt("", "PEM certificate chain (signer first) for --sign-key")
+
+
+@dataclass
+class PersonOptions:
+    """Whose faces convert swaps, and with which model (issue 24). Persons are given as the alignments
+    store knows them: an id (``2``), a name (``lead``) or a reference photo (``actor.jpg``); see
+    `facegraft.persons.select.resolve_person`. With neither option every face is swapped with --model, as
+    before persons existed. A face marked not-target is never swapped, whatever the options say."""
+
+    person: list[str] = opt(
+        [],
+        "swap only this person's faces, with --model: an id, a name or a reference photo (comma-"
+        "separated too; default: every face)",
+        flag="--person",
+        repeat="PERSON",
+    )
+    swap: list[str] = opt(
+        [],
+        "PERSON=MODELDIR: swap this person with its own model (several persons, each with its own model, "
+        "in one pass)",
+        flag="--swap",
+        repeat="PERSON=MODELDIR",
+    )
+    identity_every: int = opt(
+        5,
+        "identity QC: compare the plate face with its person's reference on every Nth frame of each track "
+        "(1: every frame; 0: off; a check costs 60-100 ms a face on a CPU, hence the sampling)",
+    )
+
+    def validate(self) -> None:
+        """Raise InputError naming the first bad option."""
+        self.pairs()
+        self.specs()
+        if self.identity_every < 0:
+            raise InputError("--identity-every must be 0 (off) or a number of frames")
+
+    def specs(self) -> list[str]:
+        """The --person specs, one person each (comma-separated values split; a photo path kept whole)."""
+        out: list[str] = []
+        for value in _values(self.person):
+            if Path(value).is_file():
+                out.append(value.strip())
+                continue
+            parts = [p.strip() for p in value.split(",")]
+            if not all(parts):
+                raise InputError(f"--person {value!r}: an empty person (give ids, names or photos)")
+            out.extend(parts)
+        return out
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """The --swap values as (person spec, model folder), split at the first '='."""
+        from facegraft.persons.select import split_pair
+
+        return [split_pair(value) for value in _values(self.swap)]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _values(value) -> list[str]:
+    """A repeatable option's values: a list (or tuple) as given, one string as one value."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]

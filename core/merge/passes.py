@@ -2,7 +2,10 @@
 comp and matte sequences, or a comp video; plus the header attributes every output carries.
 
 EXR channels are addressed by name: `R,G,B,A` comp, `swap.R,swap.G,swap.B,swap.A` the premultiplied swap,
-`matte.A` the blend matte, `facemask.A` the raw mask. Every file is written to a temporary name and
+`matte.A` the blend matte, `facemask.A` the raw mask; when convert is given persons (--person, --swap),
+`matte_<label>.A` for each of them (its label: the person's name or ``person<id>``), covering that person's
+faces only, beside the combined `matte.A` (multipart: a part per person named `matte_<label>`; files and
+PNG/TIFF: a `<stem>.matte_<label>.<frame>` sequence each). Every file is written to a temporary name and
 renamed into place, so a killed convert never leaves a half-written frame under its final name.
 """
 
@@ -44,7 +47,8 @@ class MergedFrame:
     """One converted frame, every image (H, W[, 3]) float32 in the plate's colour space.
 
     `comp` is the finished frame, `swap` the premultiplied face, `matte` the blend matte, `facemask` the
-    raw mask; `comp_display` the comp in the display-referred working encoding (for PNG and video)."""
+    raw mask; `comp_display` the comp in the display-referred working encoding (for PNG and video);
+    `person_mattes` each swapped person's own matte by label (the writer's `persons`)."""
 
     frame: int
     comp: np.ndarray
@@ -54,6 +58,17 @@ class MergedFrame:
     comp_display: np.ndarray | None = None
     attributes: dict[str, str] = field(default_factory=dict)
     patches: list[dict] = field(default_factory=list)
+    person_mattes: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def person_layer(label: str) -> str:
+    """The layer (and multipart part) name of a person's matte: ``matte_<label>``; its channel is
+    ``matte_<label>.A``."""
+    return f"matte_{label}"
+
+
+def _channels(layer: str) -> tuple[str, ...]:
+    return PASS_CHANNELS.get(layer) or (f"{layer}.A",)
 
 
 def chromaticities(interop_id: str | None) -> tuple[float, ...] | None:
@@ -138,9 +153,11 @@ class PassWriter:
         fps: float | None = None,
         interop_id: str | None = None,
         padding: int = 4,
+        persons: tuple[str, ...] | list[str] = (),
     ) -> None:
         self.out_dir, self.stem, self.layout, self.format = Path(out_dir), stem, layout, fmt
         self.fps, self.interop_id, self.padding = fps, interop_id, padding
+        self.person_layers = [person_layer(label) for label in persons]  # a matte layer per person
         self.pixel_type = "half"  # "float" for float32 plates, so the comp keeps their exact values
 
     def files(self, frame: int) -> list[Path]:
@@ -156,11 +173,13 @@ class PassWriter:
         if self.format in ("png", "tiff"):
             ext = "png" if self.format == "png" else "tif"
             return [
-                self.out_dir / f"{self.stem}.comp.{n}.{ext}",
-                self.out_dir / f"{self.stem}.matte.{n}.{ext}",
+                self.out_dir / f"{self.stem}.{p}.{n}.{ext}" for p in ("comp", "matte", *self.person_layers)
             ]
         if self.layout == "files":
-            return [self.out_dir / f"{self.stem}.{p}.{n}.exr" for p in ("comp", "swap", "matte", "facemask")]
+            return [
+                self.out_dir / f"{self.stem}.{p}.{n}.exr"
+                for p in ("comp", "swap", "matte", "facemask", *self.person_layers)
+            ]
         return [self.out_dir / f"{self.stem}.{n}.exr"]
 
     def done(self, frame: int, config: str, input_hash: str) -> bool:
@@ -196,14 +215,16 @@ class PassWriter:
                 [_display_u16(m.comp_display), _display_u16(alpha[..., 0])[..., None]], axis=2
             )
             write_parts(paths[0], [(_spec(w, h, ("R", "G", "B", "A"), "uint16", meta, None), rgba)])
-            write_parts(paths[1], [(_spec(w, h, ("A",), "uint16", meta, None), _display_u16(m.matte))])
+            for path, matte in zip(paths[1:], [m.matte, *self._person_mattes(m)]):
+                write_parts(path, [(_spec(w, h, ("A",), "uint16", meta, None), _display_u16(matte))])
             return paths
         if self.format == "tiff":
             desc = json.dumps({k: v for k, t, v in attrs if t is None})
             meta = [("ImageDescription", None, desc)]
             comp = np.concatenate([m.comp, alpha], axis=2)
             write_parts(paths[0], [(_spec(w, h, ("R", "G", "B", "A"), "float", meta, "zip"), comp)])
-            write_parts(paths[1], [(_spec(w, h, ("A",), "float", meta, "zip"), m.matte)])
+            for path, matte in zip(paths[1:], [m.matte, *self._person_mattes(m)]):
+                write_parts(path, [(_spec(w, h, ("A",), "float", meta, "zip"), matte)])
             return paths
         dtype = np.float32 if self.pixel_type == "float" else np.float16
         layers = {
@@ -211,9 +232,10 @@ class PassWriter:
             "swap": np.concatenate([m.swap, m.matte[..., None]], axis=2),
             "matte": m.matte[..., None],
             "facemask": m.facemask[..., None],
+            **{k: v[..., None] for k, v in zip(self.person_layers, self._person_mattes(m))},
         }
         if self.layout == "single":
-            names = sum((PASS_CHANNELS[k] for k in layers), ())
+            names = sum((_channels(k) for k in layers), ())
             pixels = np.concatenate(list(layers.values()), axis=2).astype(dtype)
             write_parts(paths[0], [(_spec(w, h, names, self.pixel_type, attrs, "zip"), pixels)])
         elif self.layout == "multipart":
@@ -222,7 +244,7 @@ class PassWriter:
                 spec = _spec(
                     w,
                     h,
-                    PASS_CHANNELS[name],
+                    _channels(name),
                     self.pixel_type,
                     _for_pass(attrs, name) + [("name", None, name)],
                     "zip",
@@ -237,9 +259,14 @@ class PassWriter:
                 "facemask": ("A",),
             }
             for path, (name, pixels) in zip(paths, layers.items()):
-                spec = _spec(w, h, plain[name], self.pixel_type, _for_pass(attrs, name), "zip")
+                spec = _spec(w, h, plain.get(name, ("A",)), self.pixel_type, _for_pass(attrs, name), "zip")
                 write_parts(path, [(spec, pixels.astype(dtype))])
         return paths
+
+    def _person_mattes(self, m: MergedFrame) -> list[np.ndarray]:
+        """The frame's person mattes in the writer's layer order (zero for a person the frame lacks)."""
+        by_layer = {person_layer(k): v for k, v in m.person_mattes.items()}
+        return [by_layer.get(layer, np.zeros_like(m.matte)) for layer in self.person_layers]
 
 
 def _for_pass(attrs: list, name: str) -> list:
@@ -281,7 +308,7 @@ def read_passes(path: str | Path) -> dict[str, np.ndarray]:
         part = 0
         while inp.seek_subimage(part, 0):
             spec = inp.spec()
-            pixels = inp.read_image(0, 0, 0, spec.nchannels, "float")
+            pixels = inp.read_image(part, 0, 0, spec.nchannels, "float")  # this part's pixels
             if pixels is None:
                 raise InputError(f"cannot read part {part} ({inp.geterror().strip()})", str(path))
             pixels = pixels.reshape(spec.height, spec.width, spec.nchannels)

@@ -22,6 +22,22 @@ def _listing(persons: list[Person]) -> str:
     return ", ".join(f"{p.id} ({p.label})" if p.name else str(p.id) for p in persons)
 
 
+def is_photo_spec(spec: str) -> bool:
+    """Whether a person spec can only be a photo's path (neither an id nor a valid person name)."""
+    from facegraft.store.alignments import PERSON_NAME
+
+    text = str(spec).strip()
+    return bool(text) and not text.isdigit() and PERSON_NAME.fullmatch(text) is None
+
+
+def split_pair(value: str, option: str = "--swap") -> tuple[str, str]:
+    """(person spec, model folder) of a ``PERSON=MODELDIR`` value, split at the first '='."""
+    person, sep, model = str(value).partition("=")
+    if not sep or not person.strip() or not model.strip():
+        raise InputError(f"{option} {value!r} is not PERSON=MODELDIR")
+    return person.strip(), model.strip()
+
+
 def grouped_persons(store: AlignmentsStore) -> list[Person]:
     """The shot's persons; InputError when its faces were never grouped."""
     persons = store.persons()

@@ -25,13 +25,12 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 from facegraft.errors import InputError
-from facegraft.io.atomic import write_bytes_atomic
+from facegraft.io.atomic import locked, write_bytes_atomic
 from facegraft.io.sequence import parse_sequence
 from facegraft.provenance.c2pa_manifest import (
     ASSERTION,
@@ -122,26 +121,6 @@ def _written_by_facegraft(path: Path) -> str | None:
         inp.close()
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock beside `path` so chunks finishing together write the sidecar in turn."""
-    try:
-        import fcntl
-    except ImportError:  # no POSIX locks (Windows): chunks rarely finish at the same instant
-        yield
-        return
-    lock = path.with_name(f".{path.name}.lock")
-    try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise InputError(f"cannot lock the C2PA sidecar ({exc.strerror})", lock) from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def _read_store(data: bytes) -> tuple[dict, bool]:
     """A sidecar's JSON report, and whether its claim signature verified (the frames are not checked)."""
     import c2pa
@@ -187,7 +166,7 @@ def write_sidecar(
 
     folder = Path(patterns[0]).parent
     path = sidecar_path(folder, stem)
-    with _locked(path):
+    with locked(path, "the C2PA sidecar"):
         known = _previous(path, facts.get("config", ""))
         signed: list[SignedFile] = []
         for file in _sequence_files(patterns):

@@ -8,6 +8,7 @@ in once with the token in its address, then accepts a cookie for its own routes 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import hmac
 import json
@@ -17,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -33,6 +34,7 @@ from facegraft.service import protocol
 from facegraft.service.frames import FrameEngine
 from facegraft.service.jobs import KINDS, JobRequestError, Runner, build_argv, option_names, resolve_path
 from facegraft.service.jobstore import FINAL, JobStore
+from facegraft.service.persons import PersonRequestError, check_job_persons, shot_persons
 from facegraft.service.state import TOKEN_HEADER
 
 log = logging.getLogger("facegraft.service")
@@ -53,14 +55,16 @@ class ServiceContext:
     shutdown: Callable[[], None] = lambda: None
 
 
-Scalar = str | int | float | bool
+# A job option's value; NaN and Infinity are no option's value (refused with the other bad requests, 422).
+Scalar = str | int | Annotated[float, Field(allow_inf_nan=False)] | bool
 
 
 class JobRequest(BaseModel):
-    """A job: its kind and the CLI options by name (e.g. {"plate": ..., "shot": ..., "frames": "1-10"})."""
+    """A job: its kind and the CLI options by name (e.g. {"plate": ..., "shot": ..., "frames": "1-10"}); an
+    option the CLI takes more than once (convert's ``swap``) may be given a list, one value a time."""
 
     kind: Literal["extract", "train", "convert"]
-    args: dict[str, Scalar] = Field(default_factory=dict)
+    args: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
 
 
 class JobOut(BaseModel):
@@ -104,10 +108,28 @@ class OptionOut(BaseModel):
     default: Any = None
     choices: list[Any] | None = None
     kind: str
+    repeatable: bool = False
 
 
 class ErrorOut(BaseModel):
     error: str
+
+
+class PersonOut(BaseModel):
+    id: int
+    label: str
+    name: str
+    faces: int
+    tracks: list[int]
+    ranges: list[list[int]]
+    shots: list[int]
+    photo: str | None = None
+
+
+class PersonsOut(BaseModel):
+    shot: str
+    grouped: bool
+    persons: list[PersonOut]
 
 
 def _authorised(request: Request, token: str) -> bool:
@@ -176,6 +198,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
                     default=_jsonable_or_none(getattr(action, "declared_default", action.default)),
                     choices=list(action.choices) if action.choices else None,
                     kind="flag" if action.nargs == 0 else "value",
+                    repeatable=isinstance(action, argparse._AppendAction),
                 )
             )
         return out
@@ -189,12 +212,28 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     def submit(req: JobRequest):
         try:
             argv, args = build_argv(req.kind, req.args, ctx.roots)
-        except JobRequestError as exc:
+            check_job_persons(req.kind, args)  # an unknown person is refused now, not by a failed job
+        except (JobRequestError, PersonRequestError) as exc:
             return _error(exc.status, str(exc))
         job = ctx.store.add(req.kind, args, argv)
         log.info("job %s queued: %s", job.id, " ".join(argv))
         ctx.runner.wake()
         return job.public()
+
+    @app.get(
+        "/v1/persons",
+        response_model=PersonsOut,
+        responses={400: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}},
+    )
+    def persons(shot: str | None = None):
+        """The persons of a shot (what a host's person chooser lists), the one with the most faces first;
+        ``grouped`` is false while the shot's faces were never grouped into persons."""
+        if not shot:
+            return _error(400, "give the shot folder: /v1/persons?shot=SHOTDIR")
+        try:
+            return shot_persons(resolve_path(shot, ctx.roots))
+        except (JobRequestError, PersonRequestError) as exc:
+            return _error(exc.status, str(exc))
 
     @app.get("/v1/jobs", response_model=JobList)
     def jobs():

@@ -7,6 +7,11 @@ plate's alpha kept), ``swap`` (RGBA, premultiplied) or ``matte`` (one channel). 
 plate's colour space (``colourspace`` option; default the shot's, else scene-linear). Calls run one at a
 time: the model is not shared across threads.
 
+With a ``shot``, the ``person`` option (a person id, name or reference photo, or a list of them) swaps
+only those persons' faces with ``model``, and ``swap`` (``"PERSON=MODELDIR"`` or a list of them) swaps
+each person with its own model, as `convert --person` / `--swap` do: every other face keeps the plate's
+pixels, and the config hash (so the watermark payload) is convert's for the same choice.
+
 Like `convert`'s comp, the ``comp`` pass carries the invisible watermark in every swapped face (nothing
 outside the matte changes); ``swap`` and ``matte`` are left unmarked for grading. The reply's info names
 the payload under ``facegraft/watermark`` as convert's headers do, and says ``facegraft/synthetic``.
@@ -28,6 +33,7 @@ from facegraft.service.protocol import FrameMessage
 
 PASSES = ("comp", "swap", "matte")
 _ENGINE_KEYS = ("model", "pass", "colourspace", "crop_size", "shot", "plate", "layout", "format")
+_PERSON_KEYS = ("person", "swap")  # convert's PersonOptions a frame call takes (with a shot)
 
 
 class FrameEngine:
@@ -53,38 +59,49 @@ class FrameEngine:
             self._models.popitem(last=False)
         return model
 
-    def _shot(self, path: str, merge) -> tuple[object, dict]:
-        """(ShotFaces, the plate its store records) of a shot, loaded once per change of its store."""
+    def _shot(self, path: str, merge, persons=None) -> tuple[object, dict]:
+        """(ShotFaces, the plate its store records) of a shot, loaded once per change of its store;
+        `persons` (ids) keeps only their faces."""
         from facegraft.merge.convert import load_shot_faces
         from facegraft.store.alignments import AlignmentsStore
 
         with AlignmentsStore.open(path) as store:
             stamp = store.path.stat().st_mtime
-            key = f"{path}|{merge.smooth}|{merge.smooth_frames}|{merge.stored_mask()}"
+            who = ",".join(map(str, sorted(persons))) if persons else "*"
+            key = f"{path}|{merge.smooth}|{merge.smooth_frames}|{merge.stored_mask()}|{who}"
             cached = self._shots.get(key)
             if cached is None or cached[0] != stamp:
-                cached = (stamp, load_shot_faces(store, merge), store.plate())
+                cached = (stamp, load_shot_faces(store, merge, persons), store.plate())
                 self._shots[key] = cached
         return cached[1], cached[2]
+
+    def _selection(self, shot: str, model_path: str | None, persons):
+        """Whose faces to swap with which model (convert's Selection), the models kept loaded."""
+        from facegraft.merge.convert import select_persons
+        from facegraft.merge.options import PersonOptions
+        from facegraft.store.alignments import AlignmentsStore
+
+        with AlignmentsStore.open(shot) as store:
+            return select_persons(store, model_path, persons or PersonOptions(), load=self.model)
 
     def process(self, msg: FrameMessage) -> tuple[np.ndarray, dict]:
         """(pass pixels (H, W, C) float32, info) for one frame message."""
         from facegraft.extract.pipeline import ExtractOptions, build_tracker
         from facegraft.io.colour import ColourConverter, resolve_colourspace
-        from facegraft.merge.convert import config_hash
+        from facegraft.merge.convert import Selection, config_hash
         from facegraft.merge.merger import FaceTask, composite, prepare_faces, recolour
         from facegraft.merge.options import MergeOptions
         from facegraft.merge.passes import CONFIG_KEY, SYNTHETIC_KEY, WATERMARK_KEY
         from facegraft.provenance.marking import describe, mark_comp
 
         opts = dict(msg.options)
-        if "model" not in opts:
+        if "model" not in opts and not opts.get("swap"):
             raise InputError("options.model is required (the trained model's folder)")
         which = str(opts.get("pass", "comp"))
         if which not in PASSES:
             raise InputError(f"unknown pass {which!r} (choose from: {', '.join(PASSES)})")
         fields = {f.name for f in dataclasses.fields(MergeOptions)}
-        unknown = set(opts) - fields - set(_ENGINE_KEYS)
+        unknown = set(opts) - fields - set(_ENGINE_KEYS) - set(_PERSON_KEYS)
         if unknown:
             raise InputError(f"unknown options {sorted(unknown)}")
         try:
@@ -93,22 +110,27 @@ class FrameEngine:
         except (TypeError, ValueError) as exc:
             raise InputError(f"bad merge options ({exc})") from exc
         output = _output_options(opts)
-        model_path = self._check_path(str(opts["model"]))
+        model_path = self._check_path(str(opts["model"])) if opts.get("model") else None
+        persons = _person_options(opts, self._check_path)
+        if persons is not None and not opts.get("shot"):
+            raise InputError("options.person and options.swap choose persons of a shot: give options.shot")
         pixels = msg.pixels
         rgb = pixels[:, :, :3] if pixels.shape[2] >= 3 else np.repeat(pixels, 3, axis=2)
         alpha = pixels[:, :, 3] if pixels.shape[2] == 4 else np.ones(pixels.shape[:2], np.float32)
         t0 = time.perf_counter()
         with self._lock:
-            model = self.model(model_path)
             conv = ColourConverter(resolve_colourspace(str(opts.get("colourspace") or "scene-linear")))
             native = np.ascontiguousarray(rgb, np.float32)
             recorded: dict = {}
             if opts.get("shot"):
-                shot, recorded = self._shot(self._check_path(str(opts["shot"])), merge)
+                shot_path = self._check_path(str(opts["shot"]))
+                selection = self._selection(shot_path, model_path, persons)
+                shot, recorded = self._shot(shot_path, merge, selection.ids)
                 if not opts.get("colourspace"):
                     conv = ColourConverter(resolve_colourspace(recorded.get("colourspace") or "scene-linear"))
                 tasks = shot.by_frame.get(msg.frame, [])
             else:
+                selection = Selection(self.model(model_path))
                 # A fresh tracker per call: frames from a host need not follow each other.
                 tracker = build_tracker(ExtractOptions(embeddings=False, detect_every=1))
                 found = tracker.step(conv.to_working_uint8(native), 0)
@@ -117,10 +139,13 @@ class FrameEngine:
                     FaceTask(f.landmarks.astype(np.float64), crop_size=crop, key=i)
                     for i, f in enumerate(found)
                 ]
-            prepared = prepare_faces(native, conv, tasks, model, merge)
+            model = selection.primary
+            prepared = _prepare(native, conv, tasks, selection, merge, prepare_faces)
             rng = np.random.default_rng([merge.seed, msg.frame])  # the degrade noise convert would draw
-            layers = composite(native, conv, [(p, recolour(p, merge.colour)) for p in prepared], merge, rng)
-            config = config_hash(model, merge, output, conv.source)
+            chosen = [p.id for p in selection.persons]
+            pairs = [(p, recolour(p, merge.colour)) for p in prepared]
+            layers = composite(native, conv, pairs, merge, rng, chosen)
+            config = config_hash(model, merge, output, conv.source, selection.record())
             payload = frame_payload(opts.get("plate") or recorded.get("path") or "", config)
             comp = layers.comp
             if which == "comp":  # swap and matte stay unmarked for grading, as convert leaves them
@@ -141,7 +166,8 @@ class FrameEngine:
         info = {
             "pass": which,
             "faces": len(prepared),
-            "model": str(Path(model_path)),
+            "model": str(Path(model_path)) if model_path else None,
+            "persons": selection.record() or [],
             "seconds": round(time.perf_counter() - t0, 3),
             SYNTHETIC_KEY: "true",
             CONFIG_KEY: config,
@@ -152,6 +178,44 @@ class FrameEngine:
             ),
         }
         return out.astype(np.float32), info
+
+
+def _person_options(opts: dict, check_path):
+    """Convert's PersonOptions from a frame call's ``person`` / ``swap`` options (each one string or a
+    list), every path in them (reference photos, swap models) checked; None when neither is given."""
+    from facegraft.merge.options import PersonOptions
+    from facegraft.service.persons import PersonRequestError, resolve_paths
+
+    given = {k: opts[k] for k in _PERSON_KEYS if opts.get(k) not in (None, "", [])}
+    if not given:
+        return None
+    values = {}
+    for name, value in given.items():
+        if not isinstance(value, (str, int, list)) or (
+            isinstance(value, list) and not all(isinstance(v, (str, int)) for v in value)
+        ):
+            raise InputError(f"options.{name}: a string or a list of strings")
+        try:
+            resolved = resolve_paths("convert", name, value, check_path)
+        except PersonRequestError as exc:
+            raise InputError(str(exc)) from None
+        values[name] = resolved if isinstance(resolved, list) else [resolved]
+    persons = PersonOptions(**values)
+    persons.validate()
+    return persons
+
+
+def _prepare(native, conv, tasks, selection, merge, prepare_faces) -> list:
+    """The frame's faces aligned and swapped, each with its person's model (convert's grouping: one batch
+    a model), in the order of `tasks`; faces of persons not chosen are left out."""
+    groups: dict[int, tuple[object, list]] = {}
+    for t in tasks:
+        model = selection.model_for(t)
+        if model is not None:
+            groups.setdefault(id(model), (model, []))[1].append(t)
+    order = {id(t): i for i, t in enumerate(tasks)}
+    out = [p for model, group in groups.values() for p in prepare_faces(native, conv, group, model, merge)]
+    return sorted(out, key=lambda p: order[id(p.task)])
 
 
 def frame_payload(plate: str, config: str):

@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 from facegraft.service.jobstore import Job, JobStore
+from facegraft.service.persons import PERSON_OPTIONS, PersonRequestError
+from facegraft.service.persons import resolve_paths as person_paths
 
 log = logging.getLogger("facegraft.service")
 
@@ -97,12 +99,24 @@ def build_argv(kind: str, args: dict, roots: list[Path]) -> tuple[list[str], dic
         if action is None:
             known = ", ".join(sorted(actions))
             raise JobRequestError(f"unknown option {key!r} for a {kind} job (known: {known})")
-        if isinstance(value, (dict, list)) or value is None:
+        repeatable = isinstance(action, argparse._AppendAction)
+        if isinstance(value, list) and repeatable:
+            if not value or any(isinstance(v, (dict, list)) or v is None for v in value):
+                raise JobRequestError(f"{key}: expected a list of strings or numbers")
+        elif isinstance(value, (dict, list)) or value is None:
             raise JobRequestError(f"{key}: expected a string, number or boolean")
         if name in PATH_OPTIONS[kind]:
             value = resolve_path(str(value), roots)
+        if name in PERSON_OPTIONS.get(kind, {}):
+            try:
+                value = person_paths(kind, name, value, lambda v: resolve_path(v, roots))
+            except PersonRequestError as exc:
+                raise JobRequestError(str(exc), exc.status) from None
         clean[name] = value
-        if not action.option_strings:
+        if repeatable:
+            for item in value if isinstance(value, list) else [value]:
+                flags += [action.option_strings[-1], str(item)]
+        elif not action.option_strings:
             positional.append((order.index(name), str(value)))
         elif isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
             if not isinstance(value, bool):

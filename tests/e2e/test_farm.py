@@ -4,6 +4,7 @@ openjd-model and run locally by `openjd run` over every chunk; the union of the 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -95,3 +96,51 @@ def test_bad_farm_requests_are_refused_clearly(world, tmp_path):
         "--frames", "1-3",
     )  # fmt: skip
     assert bad.returncode == 2 and "--frames before --" in bad.stderr
+
+
+def test_the_template_carries_who_is_swapped(world, tmp_path):
+    """--person becomes a Person parameter (a STRING for an id or name, a FILE PATH for a photo), each value
+    of a repeated option its own parameter, and --swap PERSON=MODELDIR a Swap/SwapModel pair."""
+    photo = world["root"] / "hopper.png"
+    photo.write_bytes(b"")  # only its path matters to the template
+    job = tmp_path / "persons.yaml"
+    made = facegraft(
+        "farm", "openjd", "--job", job, "--frames", f"{FIRST}-{FIRST + 3}", "--", "convert", world["plate"],
+        "--shot", world["shot"], "--model", world["model"], "-o", world["root"] / "farm_persons",
+        "--person", "lead", "--person", photo, "--swap", f"2={world['model']}",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    template = yaml.safe_load(job.read_text())
+    params = {p["name"]: p for p in template["parameterDefinitions"]}
+    assert params["Person"]["type"] == "STRING" and params["Person"]["default"] == "lead"
+    assert params["Person2"]["type"] == "PATH" and params["Person2"]["objectType"] == "FILE"
+    assert params["Swap"] == {
+        "name": "Swap",
+        "default": "2",
+        "description": params["Swap"]["description"],
+        "type": "STRING",
+    }
+    assert params["SwapModel"]["type"] == "PATH" and params["SwapModel"]["objectType"] == "DIRECTORY"
+    args = template["steps"][0]["script"]["actions"]["onRun"]["args"]
+    at = args.index("--swap")
+    assert args[at + 1] == "{{Param.Swap}}={{Param.SwapModel}}"
+    assert [args[i + 1] for i, a in enumerate(args) if a == "--person"] == [
+        "{{Param.Person}}",
+        "{{Param.Person2}}",
+    ]
+    values = json.loads((tmp_path / "persons.params.json").read_text())
+    assert values["Person2"] == str(photo) and values["SwapModel"] == str(world["model"])
+    # The command the farm runs, its parameters filled in, is the command given.
+    from openjd.model import create_job, decode_job_template, preprocess_job_parameters
+
+    tmpl = decode_job_template(template=template, supported_extensions=["TASK_CHUNKING"])
+    filled = preprocess_job_parameters(
+        job_template=tmpl,
+        job_parameter_values=values,
+        job_template_dir=tmp_path,
+        current_working_dir=tmp_path,
+    )
+    created = create_job(job_template=tmpl, job_parameter_values=filled)
+    resolved = {k: str(v.value) for k, v in created.parameters.items()}
+    assert resolved["Person"] == "lead" and resolved["Swap"] == "2"
+    assert resolved["Person2"] == str(photo) and resolved["SwapModel"] == str(world["model"])

@@ -1,5 +1,6 @@
 """facegraft for Blender's Video Sequencer: a sidebar panel that sends the active image or movie strip to
-the facegraft engine service and brings the passes back as image-sequence strips above it.
+the facegraft engine service and brings the passes back as image-sequence strips above it. A person
+chooser lists the shot's persons as the service gives them; the person picked is the one swapped.
 
 Work runs in the engine service; a `bpy.app.timers` callback follows the job, so the UI never waits.
 The add-on uses the facegraft client (standard library only) and never imports torch or the engine.
@@ -49,6 +50,7 @@ except ImportError:  # imported outside Blender (packaging, import-graph checks)
 
 MERGE_OPTIONS = ("colour", "mask", "occlusion_mask", "erode", "feather")  # convert options the panel shows
 ENGINE_DEFAULT = "engine-default"  # the one choice offered while the engine service has not been reached
+ALL_PERSONS = "all"  # the person choice that sends no person option: every face is swapped
 PASSES = ("comp", "swap", "matte")
 POLL_SECONDS = 0.5
 _state: dict = {
@@ -58,6 +60,7 @@ _state: dict = {
     "scene": None,
     "declared": None,
     "unreached": False,
+    "persons": {},  # shot folder -> the persons the service listed for it
 }
 _items: dict = {}  # option name -> (choices, EnumProperty items)
 _kept: list = []  # every items list handed to Blender: it reads their strings without holding them
@@ -109,6 +112,46 @@ def choice_items(name: str) -> list:
         _items[name] = (key, items)
         _kept.append(items)
     return _items[name][1]
+
+
+def shot_folder(settings) -> str:
+    """The shot folder the panel names (absolute), or ''."""
+    return bpy.path.abspath(settings.shot) if settings.shot else ""
+
+
+def shot_persons(shot: str, refresh: bool = False) -> list:
+    """The persons of an extracted shot as the engine service lists them (asked once per shot, again on
+    `refresh`); [] while the shot is not extracted, its faces are not grouped or the service is away."""
+    if not shot or not os.path.isfile(os.path.join(shot, "alignments.db")):
+        return []
+    if refresh or shot not in _state["persons"]:
+        try:
+            _state["persons"][shot] = client().persons(shot)
+        except Exception:  # noqa: BLE001 - the chooser offers every face; Swap says what is wrong
+            _state["persons"][shot] = []
+    return _state["persons"][shot]
+
+
+def person_items(settings) -> list:
+    """EnumProperty items of the person chooser: every face first, then each person of the shot (the
+    identifier is the person id, sent to the engine; the enum number is the id too, so a choice stays
+    with its person when the list is refilled in another order)."""
+    people = shot_persons(shot_folder(settings)) if bpy is not None else []
+    items = [(ALL_PERSONS, "All faces", "swap every face of the shot", 0)]
+    for p in people:
+        spans = ", ".join(f"{a}-{b}" for a, b in p.get("ranges", [])[:4])
+        items.append((str(p["id"]), str(p["label"]), f"{p['faces']} faces, frames {spans}", int(p["id"])))
+    key = ("person", tuple(items))
+    if "person" not in _items or _items["person"][0] != key:
+        _items["person"] = (key, items)
+        _kept.append(items)
+    return _items["person"][1]
+
+
+def person_args(settings) -> dict:
+    """The person option to send: the chosen person's id, nothing for every face."""
+    chosen = settings.person
+    return {} if chosen in ("", ALL_PERSONS) else {"person": chosen}
 
 
 def merge_args(settings) -> dict:
@@ -191,6 +234,8 @@ def poll_job():
         return _stop(
             settings, f"{job['kind']} {job['state']}: {job.get('error') or job.get('message') or ''}"
         )
+    if job["kind"] == "extract":
+        _state["persons"].clear()  # the extraction grouped the shot's persons anew
     _state["jobs"].pop(0)
     if _state["jobs"]:
         kind, args = _state["jobs"][0]["spec"]
@@ -233,7 +278,24 @@ if bpy is not None:
     FacegraftSettings.__annotations__.update(
         colour=bpy.props.EnumProperty(name="Colour", items=lambda self, context: choice_items("colour")),
         mask=bpy.props.EnumProperty(name="Mask", items=lambda self, context: choice_items("mask")),
+        person=bpy.props.EnumProperty(
+            name="Person",
+            description="who to swap: the shot's persons as the engine service lists them",
+            items=lambda self, context: person_items(self),
+        ),
     )
+
+    class FACEGRAFT_OT_persons(bpy.types.Operator):
+        """List the shot's persons again (after an extraction, or after naming or merging them)"""
+
+        bl_idname = "facegraft.persons"
+        bl_label = "Refresh persons"
+
+        def execute(self, context):
+            settings = context.scene.facegraft
+            people = shot_persons(shot_folder(settings), refresh=True)
+            settings.status = f"{len(people)} persons in the shot" if people else "no persons: every face"
+            return {"FINISHED"}
 
     class FACEGRAFT_OT_swap(bpy.types.Operator):
         """Swap the face of the active strip through the facegraft engine service"""
@@ -266,7 +328,7 @@ if bpy is not None:
             if not os.path.isfile(os.path.join(shot, "alignments.db")):
                 specs.append(("extract", {"plate": plate, "shot": shot, "frames": frames}))
             # Options the user never touched are left to the engine's own defaults (the CLI's).
-            merge = merge_args(settings)
+            merge = {**merge_args(settings), **person_args(settings)}
             _state["unreached"] = False  # the choices are asked for again once the service answers
             specs.append(
                 ("convert", {"plate": plate, "shot": shot, "model": bpy.path.abspath(settings.model),
@@ -315,12 +377,21 @@ if bpy is not None:
             for prop in ("model", "shot", "output", *MERGE_OPTIONS):
                 layout.prop(settings, prop)
             row = layout.row()
+            row.prop(settings, "person")
+            row.operator("facegraft.persons", text="", icon="FILE_REFRESH")
+            row = layout.row()
             row.operator("facegraft.swap")
             row.operator("facegraft.cancel")
             layout.prop(settings, "progress", slider=True)
             layout.label(text=settings.status)
 
-    CLASSES = (FacegraftSettings, FACEGRAFT_OT_swap, FACEGRAFT_OT_cancel, FACEGRAFT_PT_panel)
+    CLASSES = (
+        FacegraftSettings,
+        FACEGRAFT_OT_persons,
+        FACEGRAFT_OT_swap,
+        FACEGRAFT_OT_cancel,
+        FACEGRAFT_PT_panel,
+    )
 
 
 def register() -> None:

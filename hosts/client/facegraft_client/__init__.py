@@ -3,8 +3,10 @@ Nuke's, Blender's or any other host's Python with nothing installed.
 
     from facegraft_client import Client
     client = Client()                      # finds the running service, or starts it
+    people = client.persons("/shots/010/faces")   # [{"id": 1, "label": "lead", "faces": 96, ...}, ...]
     job = client.submit("convert", plate="/shots/010/plate.####.exr", shot="/shots/010/faces",
-                        model="/models/a2h", out_dir="/shots/010/comp", frames="1001-1010")
+                        model="/models/a2h", out_dir="/shots/010/comp", frames="1001-1010",
+                        person=people[0]["label"])
     client.wait(job["id"], on_progress=lambda j: print(j["fraction"], j["message"]))
     pixels, info = client.frame(rgba_buffer, width, height, {"model": "/models/a2h", "pass": "comp"})
 
@@ -22,6 +24,7 @@ import socket
 import struct
 import subprocess
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -219,6 +222,13 @@ class Client:
     def options(self, kind: str) -> list[dict]:
         """The options a job kind takes (name, flag, help, default, choices): what a panel shows."""
         return self._json("GET", f"/v1/options/{kind}")  # type: ignore[return-value]
+
+    def persons(self, shot: str) -> list[dict]:
+        """The persons of an extracted shot (id, label, name, faces, tracks, ranges, shots, photo), the one
+        with the most faces first: what a person chooser lists. [] while the shot's faces were never
+        grouped into persons; ServiceError 404 when the folder holds no extraction."""
+        query = urllib.parse.urlencode({"shot": str(shot)})
+        return self._json("GET", f"/v1/persons?{query}")["persons"]
 
     def submit(self, kind: str, **args) -> dict:
         """Queue a job with the CLI's options by name; returns the job."""

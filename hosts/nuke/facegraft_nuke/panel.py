@@ -1,4 +1,5 @@
-"""The facegraft panel in Nuke: the selected Read's plate and frame range, a model, the merge options, and
+"""The facegraft panel in Nuke: the selected Read's plate and frame range, a model, the merge options, the
+person to swap (chosen from the shot's persons, as the engine service lists them), and
 Extract / Train / Swap / Cancel. Work runs in the engine service; a thread follows the job and hands every
 update to Nuke's main thread. A finished swap comes back as a Read of the passes and a small comp beside
 the plate; a failed job shows its one-line error in the panel and a message box, never a traceback.
@@ -16,6 +17,12 @@ from facegraft_client import Client, ServiceError
 from facegraft_nuke.comp import build, comp_spec
 
 MERGE_OPTIONS = ("colour", "mask", "occlusion_mask", "erode", "feather")  # convert options the panel shows
+ALL_PERSONS = "all faces"  # the person choice that sends no person option: every face is swapped
+
+
+def person_choice(person: dict) -> str:
+    """How a person reads in the chooser: its label (name, or person<id>) and how many faces it has."""
+    return f"{person['label']} ({person['faces']} faces)"
 
 
 def plate_of(read) -> tuple[str, int, int]:
@@ -60,6 +67,11 @@ class FacegraftPanel(nukescripts.PythonPanel):
         self.erode = nuke.Double_Knob("erode", "erode")
         self.feather = nuke.Double_Knob("feather", "feather")
         self.merge_knobs = (self.colour, self.mask, self.occlusion_mask, self.erode, self.feather)
+        # Who to swap: the shot's persons as the service lists them (filled when the shot is set or
+        # extracted, and by the refresh button); "all faces" sends no person option.
+        self.person = nuke.Enumeration_Knob("person", "person", [ALL_PERSONS])
+        self.persons_button = nuke.PyScript_Knob("persons", "Refresh persons")
+        self.people: dict[str, dict] = {}  # chooser entry -> the person as the service lists it
         for knob in self.merge_knobs:
             if defaults.get(knob.name()) is not None:
                 knob.setValue(defaults[knob.name()])
@@ -70,9 +82,11 @@ class FacegraftPanel(nukescripts.PythonPanel):
         self.status = nuke.Text_Knob("status", "status", "idle")
         for knob in (
             self.plate, self.frames, self.shot, self.source, self.model, self.output, *self.merge_knobs,
+            self.person, self.persons_button,
             self.extract_button, self.train_button, self.swap_button, self.cancel_button, self.status,
         ):  # fmt: skip
             self.addKnob(knob)
+        self.fill_persons(quiet=True)
 
     # -- the service --------------------------------------------------------------------------------------
     @property
@@ -94,11 +108,38 @@ class FacegraftPanel(nukescripts.PythonPanel):
             pass  # the panel still opens; the first job will say what is wrong
         return choices, defaults
 
+    def fill_persons(self, quiet: bool = False) -> list[dict]:
+        """Fill the person chooser with the shot's persons (the service's /v1/persons); the choice made
+        stays when that person is still there. Only "all faces" while the shot is not extracted or its
+        faces were never grouped into persons."""
+        shot = self.shot.value()
+        people: list[dict] = []
+        if shot and os.path.isfile(os.path.join(shot, "alignments.db")):
+            try:
+                people = self.client.persons(shot)
+            except ServiceError as exc:
+                if not quiet:
+                    self.say(f"persons: {exc}")
+        chosen = self.chosen_person()
+        self.people = {person_choice(p): p for p in people}
+        self.person.setValues([ALL_PERSONS, *self.people])
+        keep = next((k for k, p in self.people.items() if chosen and p["id"] == chosen["id"]), ALL_PERSONS)
+        self.person.setValue(keep)
+        if not quiet:
+            self.say(f"{len(people)} persons in the shot" if people else "no persons: every face is swapped")
+        return people
+
+    def chosen_person(self) -> dict | None:
+        """The person the chooser shows (None: all faces)."""
+        return self.people.get(self.person.value())
+
     # -- buttons ------------------------------------------------------------------------------------------
     def knobChanged(self, knob) -> None:
         name = knob.name()
         if name == "cancel":
             self.cancel()
+        elif name in ("shot", "persons"):
+            self.fill_persons()
         elif name in ("extract", "train", "swap"):
             self.run(name)
 
@@ -115,6 +156,9 @@ class FacegraftPanel(nukescripts.PythonPanel):
             jobs.append(("extract", {"plate": plate, "shot": shot, "frames": self.frames.value()}))
         # An option left empty (the service was not reached when the panel opened) is the engine's default.
         merge = {k.name(): k.value() for k in self.merge_knobs if k.value() not in ("", None)}
+        person = self.chosen_person()
+        if person is not None:  # by id: unambiguous, and the service checks the shot holds it
+            merge["person"] = str(person["id"])
         args = {"plate": plate, "shot": shot, "model": self.model.value(), "out_dir": self.output.value()}
         jobs.append(("convert", {**args, "frames": self.frames.value(), **merge}))
         return jobs
@@ -152,6 +196,8 @@ class FacegraftPanel(nukescripts.PythonPanel):
                     return
             if action == "swap" and last is not None:
                 self._main(self._finished, last)
+            elif action == "extract":
+                self._main(self._extracted)
             else:
                 self._main(self.say, f"{action} done")
         except ServiceError as exc:
@@ -174,6 +220,10 @@ class FacegraftPanel(nukescripts.PythonPanel):
         text = f"{job.get('kind', 'job')} failed: {job.get('error') or 'unknown error'}"
         self.say(text)
         nuke.message(f"facegraft\n\n{text}")
+
+    def _extracted(self) -> None:
+        people = self.fill_persons(quiet=True)
+        self.say(f"extract done: {len(people)} persons in the shot")
 
     def _finished(self, job: dict) -> None:
         result = job.get("result") or {}

@@ -32,7 +32,8 @@ _TEMPORARY = (".tmp", ".part", ".partial", "~", ".crdownload", ".writing")
 
 @dataclass
 class WatchOptions:
-    """What the watcher does with the frames: the model, where shots and passes go, convert options."""
+    """What the watcher does with the frames: the model, where shots and passes go, who is swapped
+    (`person`: person ids, names or reference photos; empty: every face), convert options."""
 
     in_dir: Path
     out_dir: Path
@@ -42,6 +43,7 @@ class WatchOptions:
     settle: float = 1.0
     batch: int = 50
     poll: float = 0.5
+    person: tuple[str, ...] = ()
     convert_args: dict = field(default_factory=dict)
     extract_args: dict = field(default_factory=dict)
 
@@ -237,6 +239,8 @@ class Watcher:
             "frames": frames,
             **self.opts.convert_args,
         }
+        if self.opts.person:  # the service checks each against the shot before it queues the job
+            convert["person"] = person_arg(self.opts.person)
         jobs.append(("convert", convert))
         error = None
         for kind, args in jobs:
@@ -293,6 +297,12 @@ class Watcher:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def person_arg(person) -> str | list[str]:
+    """The convert job's person option: one spec as it is, several as a list (one --person each)."""
+    specs = [person] if isinstance(person, str) else [str(p) for p in person]
+    return specs[0] if len(specs) == 1 else specs
 
 
 def summary(watcher: Watcher) -> dict:

@@ -67,6 +67,12 @@ class Enumeration_Knob(Knob):
             raise ValueError(f"{value!r} is not one of {self.values}")
         self._value = value
 
+    def setValues(self, values) -> None:
+        """Nuke's Enumeration_Knob.setValues: new entries; the value stays when it is still one of them."""
+        self.values = [str(v) for v in values]
+        if self._value not in self.values:
+            self._value = self.values[0] if self.values else ""
+
 
 class PyScript_Knob(Knob):
     pass

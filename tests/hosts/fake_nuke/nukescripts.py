@@ -24,5 +24,10 @@ class PythonPanel:
         """What clicking a button does in Nuke: knobChanged with that knob."""
         self.knobChanged(self._knobs[name])
 
+    def edit(self, name: str, value) -> None:
+        """What a user's edit of a knob does in Nuke: the value changes, then knobChanged with that knob."""
+        self._knobs[name].setValue(value)
+        self.knobChanged(self._knobs[name])
+
     def knobChanged(self, knob) -> None:
         pass
