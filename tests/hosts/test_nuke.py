@@ -21,7 +21,10 @@ REPO = Path(__file__).resolve().parents[2]
 FAKE = Path(__file__).parent / "fake_nuke"
 NUKE_DIR = REPO / "hosts" / "nuke"
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
-from test_convert import FIRST, N, convert, make_job  # noqa: E402
+from support.two_people import make_two_people_shot  # noqa: E402
+from test_convert import FIRST, N, _save_model, convert, facegraft, make_job  # noqa: E402
+
+from facegraft.store.alignments import AlignmentsStore  # noqa: E402
 
 PASS_CHANNELS = ("R", "G", "B", "A", "swap.R", "swap.G", "swap.B", "swap.A", "matte.A", "facemask.A")
 FORBIDDEN = {"torch", "numpy", "facegraft", "cv2", "OpenImageIO", "fastapi"}
@@ -189,3 +192,49 @@ def test_the_farm_script_is_the_same_comp_in_nk_form(world, tmp_path):
     text = nk.read_text().splitlines()
     at = text.index("Merge2 {")
     assert text[at - 2 : at] == ["push $N2", "push $N0"], text[at - 3 : at]
+
+
+@pytest.fixture(scope="module")
+def two_people(tmp_path_factory, photos):
+    """The shared two-people plate (person 1 unnamed on the left, 2 'hopper' on the right) and a model."""
+    world = make_two_people_shot(tmp_path_factory.mktemp("nuke_persons"), photos)
+    _save_model(world["root"] / "model")
+    return {**world, "model": world["root"] / "model"}
+
+
+def test_the_person_chooser_lists_the_shot_s_persons_and_swap_replaces_only_the_chosen_one(
+    nuke, two_people, monkeypatch
+):
+    monkeypatch.setenv("FACEGRAFT_ROOTS", str(two_people["root"]))
+    read = nuke.nodes.Read(file=str(two_people["plate"]).replace("####", "%04d"), first=FIRST, last=FIRST + 3)
+    nuke.select(read)
+    panel = nuke.menus["Nuke"].items["facegraft"].items["Swap panel..."]()
+    assert panel.person.values == ["all faces"], "no shot yet: only every face"
+    panel.edit("shot", str(two_people["shot"]))
+    assert sorted(panel.person.values) == sorted(["all faces", "hopper (4 faces)", "person1 (4 faces)"])
+    assert panel.status.value() == "2 persons in the shot"
+    panel.person.setValue("hopper (4 faces)")
+    panel.model.setValue(str(two_people["model"]))
+    out = two_people["root"] / "nuke_hopper"
+    panel.output.setValue(str(out))
+    assert panel.jobs_for("swap")[-1][1]["person"] == "2", "the chosen person is sent by id"
+    panel.press("persons")  # a refresh keeps the choice while the person is still there
+    assert panel.person.value() == "hopper (4 faces)"
+    press_and_wait(nuke, panel, "swap")
+    assert panel.status.value().startswith("swap done"), panel.status.value()
+    cli = two_people["root"] / "cli_hopper"
+    run = facegraft(
+        "convert", two_people["plate"], "--shot", two_people["shot"], "--model", two_people["model"],
+        "-o", cli, "--person", "hopper",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    with AlignmentsStore.open(two_people["shot"]) as store:
+        boxes = {f.frame: {g.person_id: g.box for g in store.faces(f.frame)} for f in store.faces()}
+    for f in range(FIRST, FIRST + 4):
+        passes = read_image(out / f"plate.{f:04d}.exr", channels=PASS_CHANNELS)
+        assert np.array_equal(passes, read_image(cli / f"plate.{f:04d}.exr", channels=PASS_CHANNELS))
+        matte = passes[..., PASS_CHANNELS.index("matte.A")]
+        x0, y0, x1, y1 = (int(v) for v in boxes[f][1])
+        assert matte[y0:y1, x0:x1].max() == 0, f"frame {f}: person1 is left as the plate"
+        x0, y0, x1, y1 = (int(v) for v in boxes[f][2])
+        assert matte[y0:y1, x0:x1].max() > 0.2, f"frame {f}: hopper is swapped"  # an untrained mask
