@@ -332,7 +332,7 @@ def _add_mask(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_faceset(sub: argparse._SubParsersAction) -> None:
-    from facegraft.faceset.collection import GatherOptions
+    from facegraft.faceset.collection import GatherOptions, PersonChoice
     from facegraft.faceset.filter import FilterOptions
     from facegraft.faceset.report import ReportOptions
     from facegraft.faceset.sort import SortOptions
@@ -347,13 +347,16 @@ def _add_faceset(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument("dir", metavar="DIR")
     add_arguments(s, SortOptions)
+    add_arguments(s, PersonChoice)
     c = fsub.add_parser(
-        "clean", help="drop faces whose images were deleted; give images their store names back"
+        "clean",
+        help="flag not-target the faces whose images were deleted; give images their store names back",
     )
     c.add_argument("shot", metavar="SHOTDIR")
     fl = fsub.add_parser("filter", help="keep one person: list or move the faces of anyone else")
     fl.add_argument("shot", metavar="SHOTDIR")
     add_arguments(fl, FilterOptions)
+    add_arguments(fl, PersonChoice)
     mg = fsub.add_parser("merge", help="merge facesets into a new one, optionally without near-duplicates")
     mg.add_argument("inputs", nargs="+", metavar="FACESET")
     mg.add_argument("-o", "--output", required=True, help="the new shot folder")
@@ -377,24 +380,27 @@ def _add_faceset(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--size", type=int, default=None, help="crop size in pixels (default: the shot's)")
     ex.add_argument("--plate", default=None, help="the plate, when it has moved since extraction")
     add_arguments(ex, GatherOptions)
+    add_arguments(ex, PersonChoice)
     r = fsub.add_parser("report", help="HTML coverage report: poses, blur, light, expressions, missing poses")
     r.add_argument("src", metavar="SRC")
     r.add_argument("--against", default=None, metavar="DST", help="target faceset whose poses SRC must cover")
     r.add_argument("-o", "--output", required=True, help="the .html page to write")
     add_arguments(r, ReportOptions)
+    add_arguments(r, PersonChoice)
     for q in fsub.choices.values():
         _add_common(q)
 
 
 def cmd_faceset(args: argparse.Namespace) -> int:
-    from facegraft.faceset.collection import GatherOptions
+    from facegraft.faceset.collection import GatherOptions, PersonChoice
 
     mode = "quiet" if args.quiet else args.progress
     gather = from_namespace(GatherOptions, args)  # merge and export: which faces to take
+    person = from_namespace(PersonChoice, args).person if hasattr(args, "person") else ""
     if args.job == "sort":
         from facegraft.faceset.sort import SortOptions, sort_faceset
 
-        summary = sort_faceset(args.dir, from_namespace(SortOptions, args), mode).as_dict()
+        summary = sort_faceset(args.dir, from_namespace(SortOptions, args), mode, person).as_dict()
         text = f"sorted {summary['faces']} faces by {summary['method']}"
         if summary["set_aside"]:
             text += f"; {summary['set_aside']} not chosen were moved aside"
@@ -402,19 +408,26 @@ def cmd_faceset(args: argparse.Namespace) -> int:
         from facegraft.faceset.clean import clean_faceset
 
         summary = clean_faceset(args.shot).as_dict()
-        text = f"renamed {summary['renamed']} images, removed {len(summary['removed'])} deleted faces"
+        text = f"renamed {summary['renamed']} images"
+        if summary["dropped"]:
+            text += (
+                f"; {len(summary['dropped'])} faces whose image was deleted flagged not-target (kept in "
+                "the store, left out of training and convert; `alignments remove-deleted` removes them)"
+            )
         for path, why in summary["orphans"]:
             print(f"facegraft: warning: {path}: left alone ({why})", file=sys.stderr)
     elif args.job == "filter":
         from facegraft.faceset.filter import FilterOptions, filter_faceset
 
-        result = filter_faceset(args.shot, from_namespace(FilterOptions, args), mode)
+        result = filter_faceset(args.shot, from_namespace(FilterOptions, args), mode, person)
         summary = result.as_dict()
         if args.progress != "json" and not result.moved_to:
             for path, dist in result.others:
                 print(f"{path}\t{dist:.3f}")
         verb = f"moved to {result.moved_to}" if result.moved_to else "listed"
         text = f"kept {len(result.kept)} faces; {len(result.others)} others {verb}"
+        if result.flagged:
+            text += f" and flagged not-target ({len(result.flagged)} faces)"
     elif args.job == "merge":
         from facegraft.faceset.merge import merge_facesets
 
@@ -427,17 +440,17 @@ def cmd_faceset(args: argparse.Namespace) -> int:
         from facegraft.faceset.export import export_faceset
 
         summary = export_faceset(
-            args.shot, args.output, args.face_type, args.size, args.plate, mode, gather
+            args.shot, args.output, args.face_type, args.size, args.plate, mode, gather, person
         ).as_dict()
         text = (
             f"wrote {summary['faces']} {summary['face_type']} faces ({summary['size']} px) to {args.output}"
         )
-        text += f" ({_skipped(summary)})" if summary["skipped_unreliable"] else ""
+        text += f" ({_skipped(summary)})" if _skipped(summary) else ""
     else:
         from facegraft.faceset.report import ReportOptions, write_report
 
         summary = write_report(
-            args.src, args.output, args.against, from_namespace(ReportOptions, args)
+            args.src, args.output, args.against, from_namespace(ReportOptions, args), person
         ).as_dict()
         text = f"wrote {summary['html']}"
         for role in ("source", "target"):
@@ -457,8 +470,13 @@ def cmd_faceset(args: argparse.Namespace) -> int:
 
 def _skipped(summary: dict) -> str:
     """How many flagged faces a gathering faceset command left out, '' for none."""
-    n = summary["skipped_unreliable"]
-    return f"{n} flagged landmarks-unreliable skipped (--include-unreliable takes them)" if n else ""
+    said = []
+    if summary.get("skipped_not_target"):
+        said.append(f"{summary['skipped_not_target']} flagged not-target skipped")
+    if summary.get("skipped_unreliable"):
+        n = summary["skipped_unreliable"]
+        said.append(f"{n} flagged landmarks-unreliable skipped (--include-unreliable takes them)")
+    return ", ".join(said)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -717,6 +735,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "resumed_from": s.resumed_from,
         "ranks": s.ranks,
         "ranks_agree": s.ranks_agree,
+        "faces": s.faces,
     }
     if os.environ.get("RANK", "0") != "0":
         return 0  # under torchrun, rank 0 reports for all

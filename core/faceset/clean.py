@@ -1,9 +1,10 @@
 """`faceset clean`: make the store and the faces folder agree again after a user edited the folder.
 
 Images the user kept get their store names back (``frame_index.png``, out of any group folder a sort
-made); faces whose image the user deleted leave the store; images that are not faces of this store are
-left where they are and reported. Files move first, then one transaction updates the store, so a run
-killed half way is finished by running it again.
+made); faces whose image the user deleted stay in the store flagged not-target, so training and convert
+leave them out and the review page can bring them back (`alignments remove-deleted` removes them for
+good); images that are not faces of this store are left where they are and reported. Files move first,
+then one transaction updates the store, so a run killed half way is finished by running it again.
 """
 
 from __future__ import annotations
@@ -17,26 +18,29 @@ from facegraft.faceset.collection import (
     recover_interrupted,
     remove_empty_groups,
 )
+from facegraft.store.alignments import NOT_TARGET
 
 
 @dataclass
 class CleanResult:
-    """Renamed files (old, new), removed face ids, and files left alone with the reason."""
+    """Renamed files (old, new), the ids of faces whose image was deleted (now flagged not-target), and
+    files left alone with the reason."""
 
     renamed: list[tuple[Path, Path]] = field(default_factory=list)
-    removed: list[int] = field(default_factory=list)
+    dropped: list[int] = field(default_factory=list)
     orphans: list[tuple[Path, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
             "renamed": len(self.renamed),
-            "removed": self.removed,
+            "dropped": self.dropped,
             "orphans": [[str(p), why] for p, why in self.orphans],
         }
 
 
 def clean_faceset(shot: str | Path) -> CleanResult:
-    """Rename kept images back to their store names and remove the faces whose image was deleted."""
+    """Rename kept images back to their store names and flag not-target the faces whose image was
+    deleted."""
     first = open_faceset(shot)
     recover_interrupted(first.folder)
     faceset = open_faceset(shot)
@@ -70,8 +74,12 @@ def clean_faceset(shot: str | Path) -> CleanResult:
     remove_empty_groups(folder)
     with store, store.transaction():
         faces = {int(f.id): f for f in store.faces()}  # type: ignore[arg-type]
-        gone = [fid for fid, f in faces.items() if f.image is not None and fid not in kept]
-        store.remove_faces(gone)
+        gone = [
+            fid
+            for fid, f in faces.items()
+            if f.image is not None and fid not in kept and NOT_TARGET not in f.flags
+        ]
+        store.set_flag(gone, NOT_TARGET)
         store.set_face_images({fid: name for fid, name in kept.items() if faces[fid].image != name})
-    result.removed = sorted(gone)
+    result.dropped = sorted(gone)
     return result

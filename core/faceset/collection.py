@@ -7,7 +7,11 @@ a marker file; only those are searched, so a folder the user made to keep reject
 
 The commands that gather faces from shots into a new faceset (`faceset merge`, `faceset export`) leave
 out faces flagged ``landmarks-unreliable`` unless `GatherOptions.include_unreliable` says otherwise: their
-landmarks are a coarse 5-point fit, so their crops and masks are not aligned like the others.
+landmarks are a coarse 5-point fit, so their crops and masks are not aligned like the others. Faces
+flagged ``not-target`` are always left out: someone said they are not the person to replace.
+
+`PersonChoice` is the ``--person`` of sort, filter, export and report: the faces of one person of a
+grouped shot (`facegraft alignments persons`), named by id, name or photo.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import numpy as np
 from facegraft.errors import InputError
 from facegraft.extract.alignment import mean_face, transform_points
 from facegraft.options import opt
-from facegraft.store.alignments import LANDMARKS_UNRELIABLE, AlignmentsStore, Face
+from facegraft.store.alignments import LANDMARKS_UNRELIABLE, NOT_TARGET, AlignmentsStore, Face, Person
 from facegraft.store.face_images import face_image_name, read_face_tags
 
 FACES_DIR = "faces"
@@ -44,9 +48,41 @@ class GatherOptions:
         "misaligned crops); they are skipped by default",
     )
 
+    def left_out_by(self, face: Face | None) -> str | None:
+        """The flag that keeps a face (None: an image without a store record) out of the new faceset, or
+        None when it goes in."""
+        if face is None:
+            return None
+        if NOT_TARGET in face.flags:
+            return NOT_TARGET
+        if not self.include_unreliable and LANDMARKS_UNRELIABLE in face.flags:
+            return LANDMARKS_UNRELIABLE
+        return None
+
     def takes(self, face: Face | None) -> bool:
         """Whether a face (None: an image without a store record) goes into the new faceset."""
-        return self.include_unreliable or face is None or LANDMARKS_UNRELIABLE not in face.flags
+        return self.left_out_by(face) is None
+
+
+@dataclass
+class PersonChoice:
+    """The person a faceset command works on (sort, filter, export, report)."""
+
+    person: str = opt(
+        "",
+        "only the faces of this person: a person id, name or reference photo "
+        "(the shot must be grouped: facegraft alignments persons SHOTDIR)",
+    )
+
+
+def left_out_counts(gather: GatherOptions, faces: Iterable[Face | None]) -> dict[str, int]:
+    """{flag: faces that flag kept out} for a gathering command's summary (only flags that did)."""
+    counts: dict[str, int] = {}
+    for f in faces:
+        why = gather.left_out_by(f)
+        if why is not None:
+            counts[why] = counts.get(why, 0) + 1
+    return counts
 
 
 def flag_counts(faces: Iterable[Face | None]) -> dict[str, int]:
@@ -94,6 +130,7 @@ class Faceset:
     folder: Path
     store_path: Path | None
     items: list[FaceItem]
+    person: Person | None = None  # the person the items were chosen from (None: every image)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -157,16 +194,23 @@ def image_files(folder: Path) -> list[Path]:
     return found
 
 
-def open_faceset(path: str | Path) -> Faceset:
+def open_faceset(path: str | Path, person: str = "") -> Faceset:
     """Scan a faceset folder and match every image to its store face (by the tagged face id).
 
     A tagged image whose face id the store does not hold keeps ``face=None``; two files claiming one
-    face are both listed, the second without its store record, so nothing silently disappears."""
+    face are both listed, the second without its store record, so nothing silently disappears. With
+    `person` (an id, name or photo) only the images of that person's faces are listed."""
+    from facegraft.persons.select import resolve_person
+
     folder, db = locate(path)
     faces: dict[int, Face] = {}
+    chosen = None
+    if person.strip() and db is None:
+        raise InputError("--person needs a shot folder (its alignments store holds the persons)", folder)
     if db is not None:
         with AlignmentsStore.open(db) as store:
             faces = {int(f.id): f for f in store.faces()}  # type: ignore[arg-type]
+            chosen = resolve_person(store, person) if person.strip() else None
     items: list[FaceItem] = []
     claimed: set[int] = set()
     for file in image_files(folder):
@@ -177,7 +221,9 @@ def open_faceset(path: str | Path) -> Faceset:
         if face is not None:
             claimed.add(face_id)  # type: ignore[arg-type]
         items.append(FaceItem(file, face_id, face, tags))
-    return Faceset(folder, db, items)
+    if chosen is not None:
+        items = [i for i in items if i.face is not None and i.face.person_id == chosen.id]
+    return Faceset(folder, db, items, chosen)
 
 
 def move_files(folder: Path, moves: Iterable[tuple[Path, Path]]) -> list[tuple[Path, Path]]:

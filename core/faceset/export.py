@@ -5,7 +5,9 @@ The stored landmarks give a new alignment matrix per face; the plate frame is re
 the working encoding as extraction did, and each face warped and masked again. The result is a new shot
 folder (``alignments.db`` + ``faces/``) built under a temporary name and renamed into place. A merged
 faceset is rebuilt from each of its source plates (its ``faceset_origins`` say which). Faces flagged
-landmarks-unreliable are left out unless `GatherOptions.include_unreliable` (and counted).
+not-target are left out, so are faces flagged landmarks-unreliable unless
+`GatherOptions.include_unreliable` (both counted). With a person chosen only that person's faces are
+exported; the persons of the exported faces go with them.
 """
 
 from __future__ import annotations
@@ -17,24 +19,33 @@ from pathlib import Path
 from facegraft.errors import InputError
 from facegraft.extract.alignment import alignment_matrix, face_type, warp_face
 from facegraft.extract.masks import MASKERS, landmark_masks
-from facegraft.faceset.collection import FACES_DIR, GatherOptions, new_shot_folder, require_new_folder
+from facegraft.faceset.collection import (
+    FACES_DIR,
+    GatherOptions,
+    left_out_counts,
+    new_shot_folder,
+    require_new_folder,
+)
 from facegraft.io.colour import ColourConverter, resolve_colourspace
 from facegraft.io.plate import open_plate
 from facegraft.progress import Progress
-from facegraft.store.alignments import AlignmentsStore, Face
+from facegraft.store.alignments import LANDMARKS_UNRELIABLE, NOT_TARGET, AlignmentsStore, Face
 from facegraft.store.face_images import face_image_name, write_face_image
 
 
 @dataclass
 class ExportResult:
-    """The new shot folder, its face type and size, how many faces it holds and how many flagged
-    landmarks-unreliable were skipped."""
+    """The new shot folder, its face type and size, how many faces it holds, how many were skipped as
+    flagged landmarks-unreliable or not-target or as another person's, and the person chosen."""
 
     out: Path
     face_type: str
     size: int
     faces: int
     skipped_unreliable: int = 0
+    skipped_not_target: int = 0
+    skipped_other_persons: int = 0
+    person: str | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -42,7 +53,10 @@ class ExportResult:
             "face_type": self.face_type,
             "size": self.size,
             "faces": self.faces,
+            "person": self.person,
             "skipped_unreliable": self.skipped_unreliable,
+            "skipped_not_target": self.skipped_not_target,
+            "skipped_other_persons": self.skipped_other_persons,
         }
 
 
@@ -74,19 +88,30 @@ def export_faceset(
     plate: str | None = None,
     progress_mode: str = "quiet",
     gather: GatherOptions | None = None,
+    person: str = "",
 ) -> ExportResult:
-    """Write a new shot folder `out` with the faces of `shot` re-cropped at the face type and size."""
+    """Write a new shot folder `out` with the faces of `shot` (of `person` when given: an id, name or
+    photo) re-cropped at the face type and size."""
+    from facegraft.persons.select import resolve_person
+
     gather = gather or GatherOptions()
     out = Path(out)
     require_new_folder(out)
     with AlignmentsStore.open(shot) as store:
+        chosen = resolve_person(store, person) if person.strip() else None
         recs = list(store.iter_frames(load_masks=True))
-        stored = sum(len(r.faces) for r in recs)
+        every = [f for r in recs for f in r.faces]
+        if chosen is not None:
+            recs = [replace(r, faces=[f for f in r.faces if f.person_id == chosen.id]) for r in recs]
+        offered = [f for r in recs for f in r.faces]
+        left_out = left_out_counts(gather, offered)
         recs = [replace(r, faces=[f for f in r.faces if gather.takes(f)]) for r in recs]
         faces = [f for r in recs for f in r.faces]
         if not faces:
-            why = " not flagged landmarks-unreliable (--include-unreliable takes them)" if stored else ""
-            raise InputError(f"the store holds no faces{why} to export", store.path)
+            who = f" of {chosen.label}" if chosen is not None else ""
+            why = f" (left out: {_counts_text(left_out)})" if left_out else ""
+            raise InputError(f"the store holds no faces{who} to export{why}", store.path)
+        persons = [p for p in store.persons() if any(f.person_id == p.id for f in faces)]
         kind = face_type_name or faces[0].face_type
         face_type(kind)  # validates the name
         px = int(size or faces[0].size)
@@ -120,6 +145,11 @@ def export_faceset(
                     rec.faces.append(g)
                 out_recs.append(rec)
             new.write_frames(out_recs)
+            if persons:
+                new.replace_persons(
+                    persons,
+                    {int(g.id): g.person_id for r in out_recs for g in r.faces if g.person_id},  # type: ignore[arg-type]
+                )
             origins = settings.get("faceset_origins")
             if origins:
                 new.set_setting(
@@ -129,8 +159,20 @@ def export_faceset(
         new_of = {old_ids[id(g)]: g for r in out_recs for g in r.faces}
         _write_crops(groups, new_of, tmp / FACES_DIR, progress_mode)
     return ExportResult(
-        out=out, face_type=kind, size=px, faces=len(faces), skipped_unreliable=stored - len(faces)
+        out=out,
+        face_type=kind,
+        size=px,
+        faces=len(faces),
+        skipped_unreliable=left_out.get(LANDMARKS_UNRELIABLE, 0),
+        skipped_not_target=left_out.get(NOT_TARGET, 0),
+        skipped_other_persons=len(every) - len(offered),
+        person=None if chosen is None else chosen.label,
     )
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    hint = {LANDMARKS_UNRELIABLE: " (--include-unreliable takes them)"}
+    return ", ".join(f"{n} flagged {flag}{hint.get(flag, '')}" for flag, n in sorted(counts.items()))
 
 
 def _write_crops(groups: dict, new_of: dict[int, Face], faces_dir: Path, progress_mode: str) -> None:

@@ -1,6 +1,7 @@
 """`faceset filter`: keep one person. Every face is compared with a reference identity (a face id of the
-store, one of the faceset's images, or any photo of the person) by embedding distance; the others are
-listed, or moved out of the faces folder so training no longer sees them.
+store, one of the faceset's images, any photo of the person, or with `--person` the stored person's mean
+identity) by embedding distance; the others are listed, or moved out of the faces folder and flagged
+not-target in the store, so neither training nor convert uses them (the review page can undo the flag).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from facegraft.extract.identity import SAME_PERSON
 from facegraft.faceset.collection import FaceItem, Faceset, move_files, open_faceset
 from facegraft.faceset.survey import embeddings
 from facegraft.options import opt
+from facegraft.store.alignments import NOT_TARGET
 
 
 @dataclass
@@ -33,12 +35,16 @@ class FilterResult:
     kept: list[tuple[Path, float]] = field(default_factory=list)
     others: list[tuple[Path, float]] = field(default_factory=list)
     moved_to: Path | None = None
+    flagged: list[int] = field(default_factory=list)  # face ids flagged not-target by the move
+    person: str | None = None
 
     def as_dict(self) -> dict:
         return {
             "kept": len(self.kept),
+            "person": self.person,
             "others": [{"path": str(p), "distance": round(d, 4)} for p, d in self.others],
             "moved_to": None if self.moved_to is None else str(self.moved_to),
+            "flagged_not_target": self.flagged,
         }
 
 
@@ -86,21 +92,35 @@ def photo_embedding(path: Path) -> np.ndarray:
     return identity.embed(rgb, largest.landmarks)
 
 
-def filter_faceset(path: str | Path, opts: FilterOptions, progress_mode: str = "quiet") -> FilterResult:
-    """Split a faceset into the reference person and the others; move the others when asked."""
-    faceset = open_faceset(path)
+def filter_faceset(
+    path: str | Path, opts: FilterOptions, progress_mode: str = "quiet", person: str = ""
+) -> FilterResult:
+    """Split a faceset into the reference person and the others; move the others when asked, flagging
+    their store faces not-target. With `person` only that person's faces are filtered, against the
+    person's stored identity unless a reference is given (faces grouped into the wrong person go)."""
+    faceset = open_faceset(path, person)
     if not faceset.items:
-        raise InputError("no face images to filter", faceset.folder)
+        who = f" of {faceset.person.label}" if faceset.person is not None else ""
+        raise InputError(f"no face images{who} to filter", faceset.folder)
     emb = embeddings(faceset, progress_mode)
-    ref = reference_embedding(faceset, opts.reference, emb)
+    chosen = faceset.person
+    if not opts.reference.strip() and chosen is not None and chosen.embedding is not None:
+        ref = chosen.embedding.astype(np.float64)
+    else:
+        ref = reference_embedding(faceset, opts.reference, emb)
     dist = np.linalg.norm(emb.astype(np.float64) - ref.astype(np.float64), axis=1)
-    result = FilterResult()
+    result = FilterResult(person=None if chosen is None else chosen.label)
     for item, d in zip(faceset.items, dist):
         (result.kept if d < opts.threshold else result.others).append((item.path, float(d)))
     if opts.move and result.others:
         dest = Path(opts.move)
         dest.mkdir(parents=True, exist_ok=True)
         by_path = {item.path: item for item in faceset.items}
-        move_files(faceset.folder, [(p, dest / by_path[p].canonical_name) for p, _ in result.others])
-        result.moved_to = dest
+        leaving = [by_path[p] for p, _ in result.others]
+        ids = [int(i.face.id) for i in leaving if i.face is not None]  # type: ignore[arg-type]
+        if ids:  # flagged first: a move cut short leaves faces flagged, never used unflagged
+            with faceset.open_store() as store:
+                store.set_flag(ids, NOT_TARGET)
+        move_files(faceset.folder, [(i.path, dest / i.canonical_name) for i in leaving])
+        result.moved_to, result.flagged = dest, sorted(ids)
     return result

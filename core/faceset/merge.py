@@ -21,6 +21,7 @@ from facegraft.faceset.collection import (
     FACES_DIR,
     Faceset,
     GatherOptions,
+    left_out_counts,
     new_shot_folder,
     open_faceset,
     require_new_folder,
@@ -28,7 +29,7 @@ from facegraft.faceset.collection import (
 from facegraft.faceset.survey import embeddings, require_store_columns, survey
 from facegraft.io.atomic import write_bytes_atomic
 from facegraft.progress import Progress
-from facegraft.store.alignments import AlignmentsStore, Face, FrameRecord
+from facegraft.store.alignments import LANDMARKS_UNRELIABLE, NOT_TARGET, AlignmentsStore, Face, FrameRecord
 from facegraft.store.face_images import face_image_name, retag_face_png
 
 # Near-duplicates are the same person (embedding distance below this) AND look the same (thumbnail
@@ -42,18 +43,20 @@ DEFAULT_DEDUPE = 0.04
 @dataclass
 class MergeResult:
     """Faces written, the dropped duplicates as (dropped image, the kept image it copies, distance), and
-    how many flagged landmarks-unreliable were skipped."""
+    how many flagged landmarks-unreliable or not-target were skipped."""
 
     out: Path
     faces: int = 0
     dropped: list[tuple[Path, Path, float]] = field(default_factory=list)
     skipped_unreliable: int = 0
+    skipped_not_target: int = 0
 
     def as_dict(self) -> dict:
         return {
             "out": str(self.out),
             "faces": self.faces,
             "skipped_unreliable": self.skipped_unreliable,
+            "skipped_not_target": self.skipped_not_target,
             "dropped": [
                 {"image": str(a), "duplicate_of": str(b), "distance": round(d, 4)} for a, b, d in self.dropped
             ],
@@ -105,10 +108,14 @@ def merge_facesets(
     for fs in sets:
         require_store_columns(fs, "merging")
     taken = [[item for item in fs.items if gather.takes(item.face)] for fs in sets]
-    skipped = sum(len(fs.items) for fs in sets) - sum(map(len, taken))
+    left_out = left_out_counts(gather, (item.face for fs in sets for item in fs.items))
     sets = [Faceset(fs.folder, fs.store_path, items) for fs, items in zip(sets, taken)]
-    if skipped and not any(taken):
-        raise InputError("every face is flagged landmarks-unreliable (--include-unreliable takes them)", out)
+    if left_out and not any(taken):
+        raise InputError(
+            "every face is flagged not-target or landmarks-unreliable (--include-unreliable takes the "
+            "unreliable ones)",
+            out,
+        )
     kinds = {(i.face.face_type, i.face.size) for fs in sets for i in fs.items}  # type: ignore[union-attr]
     if len({k for k, _ in kinds}) > 1:
         raise InputError(
@@ -126,7 +133,11 @@ def merge_facesets(
         pos = {id(item): n for n, (_, item) in enumerate(flat)}
         perm = np.array([pos[id(item)] for _, item in entries], np.int64)
         dropped = duplicates(emb[perm], thumbs[perm], dedupe)
-    result = MergeResult(out=out, skipped_unreliable=skipped)
+    result = MergeResult(
+        out=out,
+        skipped_unreliable=left_out.get(LANDMARKS_UNRELIABLE, 0),
+        skipped_not_target=left_out.get(NOT_TARGET, 0),
+    )
     result.dropped = [(entries[i][1].path, entries[j][1].path, d) for i, (j, d) in sorted(dropped.items())]
     with new_shot_folder(out, "merging") as tmp:
         kept = [e for i, e in enumerate(entries) if i not in dropped]

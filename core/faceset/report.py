@@ -25,6 +25,7 @@ from facegraft.faceset.collection import Faceset, flag_counts, open_faceset
 from facegraft.faceset.coverage import Grid, MissingPose, histogram, missing_poses
 from facegraft.faceset.survey import require_store_columns, survey
 from facegraft.options import opt
+from facegraft.store.alignments import NOT_TARGET
 from facegraft.store.face_images import read_face_png
 
 COLUMNS = ("yaw", "pitch", "sharpness", "brightness", "mouth", "eyes")
@@ -41,6 +42,9 @@ class ReportOptions:
 
     radius: float = opt(10.0, "a target pose is missing when no source face is within this many degrees")
     step: float = opt(10.0, "heat-map cell size in degrees")
+    against_person: str = opt(
+        "", "only the faces of this person of the target faceset (a person id, name or photo)"
+    )
 
 
 @dataclass
@@ -51,6 +55,8 @@ class ReportResult:
     html: Path
     files: Path
     source_faces: int
+    source_person: str | None = None
+    target_person: str | None = None
     target_faces: int = 0
     missing: list[MissingPose] = field(default_factory=list)
     source_flags: dict[str, int] = field(default_factory=dict)
@@ -61,6 +67,8 @@ class ReportResult:
             "html": str(self.html),
             "files": str(self.files),
             "source_faces": self.source_faces,
+            "source_person": self.source_person,
+            "target_person": self.target_person,
             "target_faces": self.target_faces,
             "source_flags": self.source_flags,
             "target_flags": self.target_flags,
@@ -210,33 +218,49 @@ def _write_png(path: Path, rgb: np.ndarray) -> str:
     return path.name
 
 
-def _measure(path: str | Path) -> tuple[Faceset, dict[str, np.ndarray]]:
-    fs = open_faceset(path)
+def _measure(path: str | Path, person: str = "") -> tuple[Faceset, dict[str, np.ndarray], dict[str, int]]:
+    """The faceset's target faces (of `person` when given) measured, and the flags its faces carry
+    (faces flagged not-target are counted there, not measured: training leaves them out)."""
+    every = open_faceset(path, person)
+    flags = flag_counts(i.face for i in every.items)
+    targets = [i for i in every.items if not _dropped(i.face)]
+    fs = Faceset(every.folder, every.store_path, targets, every.person)
     if not fs.items:
-        raise InputError("no face images in this faceset", fs.folder)
+        who = f" of {fs.person.label}" if fs.person is not None else ""
+        raise InputError(f"no face images{who} to report on in this faceset", fs.folder)
     require_store_columns(fs, "the coverage report")
-    return fs, survey(fs, COLUMNS)
+    return fs, survey(fs, COLUMNS), flags
+
+
+def _dropped(face) -> bool:
+    return face is not None and NOT_TARGET in face.flags
 
 
 def write_report(
-    src: str | Path, out: str | Path, against: str | Path | None = None, opts: ReportOptions | None = None
+    src: str | Path,
+    out: str | Path,
+    against: str | Path | None = None,
+    opts: ReportOptions | None = None,
+    person: str = "",
 ) -> ReportResult:
-    """Write the coverage report of faceset `src` (optionally against target faceset `against`)."""
+    """Write the coverage report of faceset `src` (optionally against target faceset `against`), each
+    limited to one person when `person` / `opts.against_person` names one (an id, name or photo)."""
     opts = opts or ReportOptions()
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise InputError("the report must be an .html file", out)
     grid = Grid(opts.step)
-    src_fs, s = _measure(src)
-    dst_fs, d = _measure(against) if against is not None else (None, None)
+    src_fs, s, src_flags = _measure(src, person)
+    dst_fs, d, dst_flags = _measure(against, opts.against_person) if against is not None else (None, None, {})
     files = out.with_name(f"{out.stem}_files")
     tmp_files = out.with_name(f".{out.stem}_files.{os.getpid()}.tmp")
     shutil.rmtree(tmp_files, ignore_errors=True)
     tmp_files.mkdir(parents=True)
     result = ReportResult(html=out, files=files, source_faces=len(src_fs))
-    result.source_flags = flag_counts(i.face for i in src_fs.items)
-    if dst_fs is not None:
-        result.target_flags = flag_counts(i.face for i in dst_fs.items)
+    result.source_flags, result.target_flags = src_flags, dst_flags
+    result.source_person = None if src_fs.person is None else src_fs.person.label
+    if dst_fs is not None and dst_fs.person is not None:
+        result.target_person = dst_fs.person.label
     sections = []
     src_counts = grid.counts(s["yaw"], s["pitch"])
     _write_png(tmp_files / "source_heatmap.png", heatmap_png(src_counts))
@@ -382,7 +406,7 @@ def _flagged(role: str, faces: int, flags: dict[str, int]) -> str:
 def _page(src_fs: Faceset, dst_fs: Faceset | None, sections: list[str], result: ReportResult) -> str:
     title = f"Faceset coverage: {html.escape(str(src_fs.folder))}"
     against = (
-        f" against <code>{html.escape(str(dst_fs.folder))}</code> "
+        f" against <code>{html.escape(str(dst_fs.folder))}</code>{_who(dst_fs)} "
         f"({_flagged('target', len(dst_fs), result.target_flags)})"
         if dst_fs
         else ""
@@ -390,8 +414,14 @@ def _page(src_fs: Faceset, dst_fs: Faceset | None, sections: list[str], result: 
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f'<meta name="generator" content="facegraft {__version__}"><style>{_CSS}</style></head><body>'
-        f'<h1>{title}</h1><p class="meta">Source <code>{html.escape(str(src_fs.folder))}</code> '
+        f'<h1>{title}</h1><p class="meta">Source <code>{html.escape(str(src_fs.folder))}</code>'
+        f"{_who(src_fs)} "
         f"({_flagged('source', len(src_fs), result.source_flags)}){against}. "
         f"Written {time.strftime('%Y-%m-%d %H:%M')} "
         f"by facegraft {__version__}.</p>" + "".join(sections) + "</body></html>\n"
     )
+
+
+def _who(fs: Faceset) -> str:
+    """' (person lead)' when the faceset was limited to one person, else ''."""
+    return f" (person {html.escape(fs.person.label)})" if fs.person is not None else ""

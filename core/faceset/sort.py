@@ -152,14 +152,18 @@ class SortResult:
         }
 
 
-def sort_faceset(path: str | Path, opts: SortOptions, progress_mode: str = "quiet") -> SortResult:
-    """Sort the faceset at `path` (shot folder, faces folder or bare folder of face PNGs) in place."""
+def sort_faceset(
+    path: str | Path, opts: SortOptions, progress_mode: str = "quiet", person: str = ""
+) -> SortResult:
+    """Sort the faceset at `path` (shot folder, faces folder or bare folder of face PNGs) in place; with
+    `person` (an id, name or photo) only that person's images are sorted, the others keep their names."""
     method = lookup(SORT_METHODS, opts.by, "sort method")
     folder = open_faceset(path).folder
     recover_interrupted(folder)
-    faceset = open_faceset(path)
+    faceset = open_faceset(path, person)
     if not faceset.items:
-        raise InputError("no face images to sort", faceset.folder)
+        who = f" of {faceset.person.label}" if faceset.person is not None else ""
+        raise InputError(f"no face images{who} to sort", faceset.folder)
     if method.needs_store:
         require_store_columns(faceset, f"sorting by {opts.by}")
     cols = survey(faceset, method.columns, progress_mode)

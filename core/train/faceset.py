@@ -1,7 +1,9 @@
 """Training faces from a shot: aligned crops decoded once, with their landmarks in crop pixels and pose.
 
 A faceset is read from a shot folder (its `alignments.db` and `faces/`). Faces whose image was deleted by
-the user are left out (the store is the index, the folder is the user's selection). Crops are resized to
+the user are left out (the store is the index, the folder is the user's selection), so are faces flagged
+not-target (by the review page, `faceset filter --move` or `faceset clean`) and, when a person is chosen,
+every other person's faces. Crops are resized to
 the training resolution once and kept in memory as uint8, so sampling costs no decoding.
 """
 
@@ -16,7 +18,8 @@ import numpy as np
 from facegraft.errors import InputError
 from facegraft.extract.alignment import transform_points
 from facegraft.mask.stored import stored_masks
-from facegraft.store.alignments import AlignmentsStore
+from facegraft.persons.select import resolve_person
+from facegraft.store.alignments import NOT_TARGET, AlignmentsStore, Person
 
 
 @dataclass
@@ -31,25 +34,40 @@ class Faceset:
     face_ids: list[int]
     shot: Path
     masks: np.ndarray | None = None
+    person: Person | None = None  # the person the faces were chosen from (None: every target face)
+    skipped_not_target: int = 0
+    skipped_other_persons: int = 0
 
     def __len__(self) -> int:
         return len(self.face_ids)
 
 
 def load_faceset(
-    shot_dir: str | Path, resolution: int, face_type: str | None = None, mask: str | None = None
+    shot_dir: str | Path,
+    resolution: int,
+    face_type: str | None = None,
+    mask: str | None = None,
+    person: str = "",
 ) -> Faceset:
     """Every face of a shot whose aligned PNG still exists, resized to `resolution`.
 
     `face_type`, when given, must match the one the shot was extracted with (a different coverage would
     teach the model a different crop than merge will give it). `mask` names a stored mask to load with
     each face, resized like its image (the mask lives in the same aligned crop); faces lacking it are
-    refused."""
+    refused. `person` (an id, name or photo, see `resolve_person`) keeps that person's faces only."""
     shot = Path(shot_dir)
     images, landmarks, yaw, ids, kept = [], [], [], [], []
+    not_target = other_persons = 0
     with AlignmentsStore.open(shot) as store:
+        chosen = resolve_person(store, person) if person.strip() else None
         for face in store.faces():
             if face.image is None or face.matrix is None:
+                continue
+            if NOT_TARGET in face.flags:
+                not_target += 1
+                continue
+            if chosen is not None and face.person_id != chosen.id:
+                other_persons += 1
                 continue
             if face_type is not None and face.face_type != face_type:
                 raise InputError(
@@ -73,8 +91,11 @@ def load_faceset(
             kept.append(face)
         stored = stored_masks(store, kept, mask) if mask else None
     if not ids:
+        if chosen is not None:
+            raise InputError(f"{chosen.label} has no face images to train on", shot)
+        why = f" ({not_target} faces are flagged {NOT_TARGET})" if not_target else ""
         raise InputError(
-            "no face images to train on (run extract first, or the faces/ folder is empty)", shot
+            f"no face images to train on (run extract first, or the faces/ folder is empty){why}", shot
         )
     return Faceset(
         np.ascontiguousarray(np.stack(images)),
@@ -83,6 +104,9 @@ def load_faceset(
         ids,
         shot,
         None if stored is None else np.stack([_resized(stored[i].mask, resolution) for i in ids]),
+        chosen,
+        not_target,
+        other_persons,
     )
 
 

@@ -23,7 +23,7 @@ from facegraft.errors import InputError
 from facegraft.progress import Progress
 from facegraft.train import distributed, gan
 from facegraft.train.checkpoint import CheckpointStore
-from facegraft.train.faceset import load_faceset
+from facegraft.train.faceset import Faceset, load_faceset
 from facegraft.train.loader import BatchLoader
 from facegraft.train.losses import mask_loss, masked_face_loss
 from facegraft.train.models import ModelConfig, build_model
@@ -44,6 +44,7 @@ class TrainSummary:
     ranks: int = 1
     ranks_agree: bool = True
     bf16: bool = False
+    faces: dict[str, dict] = dataclasses.field(default_factory=dict)  # per side: what was trained on
 
 
 def batch_tensors(
@@ -167,8 +168,10 @@ def train(
     disc_net = distributed.wrap(disc, info) if disc is not None and opts.gan_power > 0 else None
     em_weight = opts.eyes_mouth_weight if opts.eyes_mouth_priority else 0.0
     sampling = dataclasses.replace(opts.sampling, eye_mouth_masks=em_weight > 0)
-    src_fs = load_faceset(src, cfg.resolution, cfg.face_type, opts.sampling.train_mask or None)
-    dst_fs = load_faceset(dst, cfg.resolution, cfg.face_type, opts.sampling.train_mask or None)
+    train_mask = opts.sampling.train_mask or None
+    src_fs = load_faceset(src, cfg.resolution, cfg.face_type, train_mask, opts.src_person)
+    dst_fs = load_faceset(dst, cfg.resolution, cfg.face_type, train_mask, opts.dst_person)
+    faces = {"src": faces_trained(src_fs), "dst": faces_trained(dst_fs)}
     preview_seed = 10_000_000 + opts.seed
     from facegraft.train.sampler import batch_for_seed
 
@@ -201,6 +204,7 @@ def train(
             "loss_history": history[-5000:],
             "engine": __version__,
             "options": {k: v for k, v in dataclasses.asdict(opts).items() if k != "sampling"},
+            "faces": faces,
         }
         parts = None
         if disc is not None:
@@ -285,4 +289,18 @@ def train(
         info.world,
         agree,
         bf16,
+        faces,
     )
+
+
+def faces_trained(fs: Faceset) -> dict:
+    """What a side was trained on, for the checkpoint and the summary: face count, the person chosen
+    (id and label, None for every face) and the faces left out as not-target or another person's."""
+    person = None if fs.person is None else {"id": fs.person.id, "label": fs.person.label}
+    return {
+        "shot": str(fs.shot),
+        "faces": len(fs),
+        "person": person,
+        "skipped_not_target": fs.skipped_not_target,
+        "skipped_other_persons": fs.skipped_other_persons,
+    }

@@ -207,7 +207,7 @@ def test_filter_by_face_id_lists_the_others(shots, capsys):
     assert {person[int(read_face_tags(p)["face_id"])] for p in listed} == {"grace_hopper", "false"}
 
 
-def test_clean_removes_deleted_faces_and_changes_nothing_else(shots, tmp_path):
+def test_clean_flags_deleted_faces_not_target_and_changes_nothing_else(shots, tmp_path):
     shot = copy_shot(shots["mixed"], tmp_path / "clean")
     before = tmp_path / "before.json"
     assert facegraft("alignments", "export", shot, "--json", before) == 0
@@ -223,13 +223,22 @@ def test_clean_removes_deleted_faces_and_changes_nothing_else(shots, tmp_path):
     assert facegraft("alignments", "export", shot, "--json", after) == 0
     old = {f["id"]: f for fr in json.loads(before.read_text())["frames"] for f in fr["faces"]}
     new = {f["id"]: f for fr in json.loads(after.read_text())["frames"] for f in fr["faces"]}
-    assert set(new) == set(old) - doomed_ids
-    assert all(new[i] == old[i] for i in new), "faces that were kept must not change"
+    assert set(new) == set(old), "no face leaves the store: a deleted image flags its face"
+    assert all(new[i] == old[i] for i in set(new) - doomed_ids), "faces that were kept must not change"
+    for i in doomed_ids:
+        assert "not-target" in new[i]["flags"] and new[i]["landmarks"] == old[i]["landmarks"]
     names = {read_face_tags(p)["face_id"]: p for p in (shot / "faces").glob("*.png")}
     assert {k: p.read_bytes() for k, p in names.items()} == kept_bytes
     with AlignmentsStore.open(shot) as store:
         for f in store.faces():
+            if f.id in doomed_ids:
+                continue
             assert f.image == f"{f.frame:06d}_{f.index}.png" and (shot / "faces" / f.image).is_file()
+    # Once flagged, a second clean changes nothing; remove-deleted takes them out for good.
+    assert facegraft("faceset", "clean", shot) == 0
+    assert facegraft("alignments", "remove-deleted", shot) == 0
+    with AlignmentsStore.open(shot) as store:
+        assert {f.id for f in store.faces()} == set(new) - doomed_ids
 
 
 def test_merge_dedupe_drops_copies_but_keeps_other_poses(photos, reference_landmarks, tmp_path):
