@@ -1,4 +1,5 @@
-"""`make demo`: the whole pipeline on plates made from the photos that ship with the dependencies.
+"""`make demo`: the whole pipeline on plates made from the photos that ship with the dependencies, then on
+a real multi-person clip that ships in the repo (demo_real.py).
 
 Builds a moving target plate (Grace Hopper, a scene-linear half-float EXR sequence with highlights above
 1.0) and a moving source plate (the astronaut, an 8-bit PNG sequence), extracts both, trains a small model,
@@ -333,7 +334,7 @@ def swap_sheet(out: Path, plate: str, frames: list[int], path: Path) -> None:
     cv2.imwrite(str(path), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
 
 
-def run(out: Path, frames: int = 48, minutes: float = 10.0) -> dict:
+def run(out: Path, frames: int = 48, minutes: float = 10.0, real_minutes: float = 5.0) -> dict:
     """The whole demo; returns the report (also written to report.json)."""
     out.mkdir(parents=True, exist_ok=True)
     report = extract_plates(out, frames)
@@ -350,6 +351,10 @@ def run(out: Path, frames: int = 48, minutes: float = 10.0) -> dict:
         ] and (w["frames_marked"] >= 0.99 * w["frames_with_faces"])
     picks = [FIRST + i for i in np.linspace(0, frames - 1, 4).round().astype(int)]
     swap_sheet(out, plate, picks, out / "contact_swap.png")
+    if real_minutes > 0:
+        from facegraft import demo_real
+
+        report["real"] = demo_real.run(out, real_minutes)
     (out / "report.json").write_text(json.dumps(report, indent=2))
     return report
 
@@ -422,6 +427,10 @@ def print_report(r: dict, out: Path) -> None:
         f"{out / 'contact_target.png'}"
     )
     print(f"  report:         {out / 'report.json'}")
+    if "real" in r:
+        from facegraft import demo_real
+
+        demo_real.print_report(r["real"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -429,9 +438,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="demo_out")
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--minutes", type=float, default=10.0, help="training time")
+    parser.add_argument(
+        "--real-minutes", type=float, default=5.0, help="training time on the real clip (0: skip that part)"
+    )
     args = parser.parse_args(argv)
     out = Path(args.out).resolve()
-    report = run(out, args.frames, args.minutes)
+    report = run(out, args.frames, args.minutes, args.real_minutes)
     print_report(report, out)
     return 0
 
