@@ -1,6 +1,8 @@
 """Runs inside Blender (`blender -b --factory-startup --python drive_swap.py -- config.json`): installs the
 add-on zip, builds a VSE scene with the plate as an image-sequence strip, runs the Swap operator, acts as
-the event loop for the add-on's timer, then records the strips and renders one frame of the result."""
+the event loop for the add-on's timer, then records the strips and renders one frame of the result. With a
+"person" in the config it first records the person chooser (before and after the shot is set), picks
+that person by id and refreshes the list, so the Swap sends the choice."""
 
 import json
 import os
@@ -27,11 +29,29 @@ plate.colorspace_settings.name = "Linear"
 editor.active_strip = plate
 settings = scene.facegraft
 settings.model = config["model"]
+result = {}
+if "person" in config:  # the person chooser: empty without a shot, then the shot's persons as listed
+    result["person_items_no_shot"] = [list(item[:2]) for item in addon.person_items(settings)]
 settings.shot = config["shot"]
+if "person" in config:
+    result["person_items"] = [list(item) for item in addon.person_items(settings)]
+    result["person_default"] = settings.person
+    result["persons_operator"] = list(bpy.ops.facegraft.persons())
+    result["persons_status"] = settings.status
+    try:  # Blender checks a choice against the items the add-on gives it
+        settings.person = "999"
+        result["unknown_person"] = settings.person
+    except TypeError as exc:
+        result["unknown_person"] = f"refused: {exc}"
+    settings.person = config["person"]
+    result["person_picked"] = settings.person
+    bpy.ops.facegraft.persons()  # a refresh keeps the choice while the person is still there
+    result["person_after_refresh"] = settings.person
+    result["person_args"] = addon.person_args(settings)
 settings.output = config["output"]
 settings.colour = config.get("colour", "rct")
 # The mask choices are the service's: the occlusion modes can be picked; unset, the engine's default shows.
-result = {"mask_choices": [item[0] for item in addon.choice_items("mask")]}
+result["mask_choices"] = [item[0] for item in addon.choice_items("mask")]
 settings.mask = "occlusion*landmark"
 settings.occlusion_mask = "label"
 result["mask_picked"] = [settings.mask, settings.occlusion_mask]
