@@ -182,3 +182,54 @@ def test_one_speaker_is_one_person(extractions, stem):
         ids = [f.person_id for f in store.faces()]
     main = max(set(ids), key=ids.count)
     assert main is not None and ids.count(main) >= PERSON_SHARE * len(ids), f"{stem}: person ids {set(ids)}"
+
+
+CONVERT_FRAMES = 12  # frames converted per clip, spread over it (the whole clip would cost minutes)
+SWAPPED_SHARE = 0.97
+
+
+@pytest.mark.parametrize("stem", labelled_clips())
+def test_convert_one_person_of_a_real_clip_leaves_everyone_else_as_the_plate(extractions, stem, tmp_path):
+    """`convert --person` with the clip's most-seen person: every pixel outside that person's matte is
+    the plate as the passes store it, and the person is swapped on >= 97% of the frames (of those
+    converted) where extraction found them."""
+    import numpy as np
+    from test_convert import _save_model
+
+    from facegraft.io.plate import open_plate
+    from facegraft.merge.passes import read_passes
+    from facegraft.store.alignments import NOT_TARGET, AlignmentsStore
+
+    ex = extractions[stem]
+    ex.require()
+    with AlignmentsStore.open(ex.shot) as store:
+        faces = [f for f in store.faces() if NOT_TARGET not in f.flags]
+        frames = sorted({r.frame for r in store.iter_frames()})
+    ids = [f.person_id for f in faces if f.person_id is not None]
+    chosen = max(set(ids), key=ids.count)
+    picked = [frames[round(i)] for i in np.linspace(0, len(frames) - 1, CONVERT_FRAMES)]
+    _save_model(tmp_path / "model")
+    out = tmp_path / "passes"
+    spec = ",".join(map(str, picked))
+    cmd = [sys.executable, "-m", "facegraft", "convert", str(ex.reference.path), "--shot", str(ex.shot)]
+    cmd += ["--model", str(tmp_path / "model"), "--person", str(chosen), "-o", str(out), "--frames", spec]
+    proc = subprocess.run([*cmd, "--quiet"], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    found = swapped = 0
+    with open_plate(ex.reference.path) as plate:
+        for info, pixels in plate.iter_frames(picked):
+            assert pixels.dtype == np.uint8, "the real clips are 8-bit video"
+            (passes,) = out.glob(f"*.{info.frame:04d}.exr")
+            ch = read_passes(passes)
+            comp = np.stack([ch[c] for c in "RGB"], -1)
+            stored = (pixels.astype(np.float32) / 255.0).astype(np.float16).astype(np.float32)
+            same = (comp == stored).all(-1)
+            matte = ch[f"matte_person{chosen}.A"] if f"matte_person{chosen}.A" in ch else ch["matte.A"]
+            outside = int((~same & (matte <= 0)).sum())
+            assert outside == 0, f"{stem} frame {info.frame}: {outside} pixels changed outside the matte"
+            mine = [f for f in faces if f.frame == info.frame and f.person_id == chosen]
+            if mine:
+                found += 1
+                x0, y0, x1, y1 = (int(round(v)) for v in mine[0].box)
+                swapped += bool((~same[max(y0, 0) : y1, max(x0, 0) : x1]).any())
+    assert found and swapped >= SWAPPED_SHARE * found, f"{stem}: person {chosen} swapped {swapped}/{found}"
