@@ -164,27 +164,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_faceset(sub)
 
-    wt = sub.add_parser(
-        "watch",
-        help="process plate frames as they land in a folder (extract + convert through the engine service)",
-        description="Frames are taken once complete, in frame order; state lives in OUT/.facegraft-watch, so "
-        "a restart neither loses nor repeats a frame, and a replaced frame is done again. Frames are "
-        "converted as they land, each on its own: landmark smoothing across frames is off.",
-    )
-    wt.add_argument("in_dir", metavar="IN_DIR")
-    wt.add_argument("-o", "--output", dest="out_dir", required=True, help="folder for the passes")
-    wt.add_argument("--model", required=True, help="the trained model's folder")
-    wt.add_argument("--shot", default=None, help="an extracted shot to use (default: extract into OUT/shots)")
-    wt.add_argument("--pattern", default="*.exr", help="file names to take (default: *.exr)")
-    wt.add_argument("--settle", type=float, default=1.0, help="seconds a file's size must hold still")
-    wt.add_argument("--batch", type=int, default=50, help="frames per engine job")
-    wt.add_argument("--until-idle", type=float, default=None, help="exit after this many idle seconds")
-    add_arguments(wt, MergeOptions, exclude=("smooth", "smooth_frames"))
-    # Whom to swap; a shot the watcher extracts itself regroups its persons with every batch, so a
-    # reference photo (or a name given in --shot's store) is the choice that holds.
-    add_arguments(wt, PersonOptions, exclude=("swap", "identity_every"))
-    _add_common(wt)
-
     fm = sub.add_parser("farm", help="render-farm job descriptions")
     fsub2 = fm.add_subparsers(dest="job", required=True, metavar="JOB", parser_class=_Parser)
     oj = fsub2.add_parser(
@@ -228,18 +207,6 @@ def build_parser() -> argparse.ArgumentParser:
     vf.add_argument("files", nargs="+", metavar="FILE_OR_SEQUENCE")
     vf.add_argument("--json", action="store_true", help="one JSON object per file")
     _add_common(vf)
-
-    nk = sub.add_parser(
-        "nuke-script",
-        help="write the comp of a convert's passes as a Nuke script (.nk) for farm-built scripts",
-        description="Read of the plate, Read of the passes, Shuffles for swap/matte/facemask and a Merge "
-        "(over) of the swap onto the plate: the same comp the Nuke panel builds.",
-    )
-    nk.add_argument("--plate", required=True, help="the plate the passes were converted from")
-    nk.add_argument("--passes", required=True, help="the convert output folder, or its file pattern")
-    nk.add_argument("--frames", default=None, help="frame range A-B (default: the frames found)")
-    nk.add_argument("-o", "--output", required=True, help="the .nk file to write")
-    _add_common(nk)
 
     sv = sub.add_parser(
         "serve",
@@ -479,68 +446,6 @@ def _skipped(summary: dict) -> str:
     return ", ".join(said)
 
 
-def cmd_watch(args: argparse.Namespace) -> int:
-    import dataclasses
-    import logging
-
-    from facegraft.merge.options import MergeOptions, PersonOptions
-    from facegraft_client import Client
-    from facegraft_watcher import Watcher, WatchOptions, summary
-
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO, format="facegraft watch: %(message)s"
-    )
-    os.environ.setdefault("FACEGRAFT_ENGINE_PYTHON", sys.executable)
-    in_dir, out_dir = Path(args.in_dir).resolve(), Path(args.out_dir).resolve()
-    if not in_dir.is_dir():
-        raise FacegraftError("not a folder", in_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    roots = [in_dir, out_dir, Path(args.model).resolve()] + ([Path(args.shot).resolve()] if args.shot else [])
-    client = Client(serve_args=[a for r in roots for a in ("--root", str(r))])
-    merge = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(MergeOptions)
-        if getattr(args, f.name, None) is not None
-    }
-    opts = WatchOptions(
-        in_dir=in_dir,
-        out_dir=out_dir,
-        model=Path(args.model).resolve(),
-        shot=Path(args.shot).resolve() if args.shot else None,
-        pattern=args.pattern,
-        settle=args.settle,
-        batch=args.batch,
-        person=tuple(from_namespace(PersonOptions, args).specs()),
-        convert_args={**merge, "smooth": False},
-    )
-    watcher = Watcher(opts, client)
-    _stop_on_signals(watcher)
-    try:
-        watcher.run(until_idle=args.until_idle)
-    except KeyboardInterrupt:
-        pass
-    if args.progress == "json":
-        print(json.dumps({"task": "watch", "event": "summary", **summary(watcher)}))
-    else:
-        _say(args, f"processed {len(watcher.processed)} frames into {out_dir}")
-    return 0
-
-
-def _stop_on_signals(watcher) -> None:
-    """SIGINT and SIGTERM stop a watcher where it stands (a batch already sent runs on in the engine).
-
-    Installed explicitly: a process started in the background by a non-interactive shell inherits SIGINT
-    ignored, and a supervisor's SIGTERM would otherwise end it without its summary."""
-    import signal
-
-    def stop(signum, frame) -> None:
-        watcher.stop()
-        raise KeyboardInterrupt
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, stop)
-
-
 def cmd_farm(args: argparse.Namespace) -> int:
     from facegraft.farm.openjd import job_template, write_job
 
@@ -611,17 +516,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
         where = f" in {mark['frames_marked']} of {mark['frames_with_faces']} frames with a face"
         payload = f", {mark['payload']}" if mark["payload"] else ""
         print(f"  watermark: {found} (confidence {mark['confidence']:.2f}{where}{payload})")
-    return 0
-
-
-def cmd_nuke_script(args: argparse.Namespace) -> int:
-    from facegraft.hostscripts import write_nuke_script
-
-    info = write_nuke_script(args.plate, args.passes, args.output, args.frames)
-    if args.progress == "json":
-        print(json.dumps({"task": "nuke-script", "event": "summary", **info}))
-    else:
-        _say(args, f"wrote {info['script']} ({info['first']}-{info['last']})")
     return 0
 
 
@@ -933,8 +827,6 @@ COMMANDS = {"extract": cmd_extract, "train": cmd_train, "convert": cmd_convert, 
 COMMANDS["model"] = cmd_model
 COMMANDS["faceset"] = cmd_faceset
 COMMANDS["serve"] = cmd_serve
-COMMANDS["nuke-script"] = cmd_nuke_script
-COMMANDS["watch"] = cmd_watch
 COMMANDS["farm"] = cmd_farm
 COMMANDS["release"] = cmd_release
 COMMANDS["verify"] = cmd_verify

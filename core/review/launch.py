@@ -3,13 +3,11 @@ for the shot (allowed to read the shot folder and its plate's folder), carrying 
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from facegraft.errors import FacegraftError, InputError
+from facegraft.errors import InputError
 from facegraft.service.jobs import inside
 from facegraft.service.state import read_state, service_dir
 from facegraft.store.alignments import AlignmentsStore
@@ -39,21 +37,17 @@ def review_address(shot: str | Path, port: int | None = None) -> ReviewAddress:
 
     InputError when the shot has no store, when the running service may not read the shot or its plate,
     or when it listens on a Unix socket only (a browser needs a TCP port)."""
-    from facegraft_client import Client, ServiceError
+    from facegraft.service import local
 
     shot_dir = Path(shot).resolve()
     folders = _folders(shot_dir)
-    try:
-        client = Client(start=False)
-        started = not client.connected
-        if started:
-            serve = [a for folder in folders for a in ("--root", str(folder))]
-            serve += ["--port", str(port)] if port else []
-            python = os.environ.get("FACEGRAFT_ENGINE_PYTHON") or sys.executable
-            client = Client(engine_python=python, serve_args=serve)
-        roots = [Path(r) for r in client.status().get("roots", [])]
-    except ServiceError as exc:
-        raise FacegraftError(f"the engine service: {exc}") from exc
+    status = local.ask("GET", "/v1/status")
+    started = status is None
+    if started:
+        serve = [a for folder in folders for a in ("--root", str(folder))]
+        serve += ["--port", str(port)] if port else []
+        status = local.start(serve)
+    roots = [Path(r) for r in status.get("roots", [])]
     outside = [str(f) for f in folders if not inside(f, roots)]
     if outside:
         raise InputError(

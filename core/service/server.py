@@ -135,33 +135,24 @@ def serve(
     return 0
 
 
-def _client():
-    """The stdlib client (shipped with the engine) bound to the running service, or None."""
-    from facegraft_client import Client, ServiceError
-
-    try:
-        client = Client(home=service_dir().parent, start=False, timeout=5.0)
-    except ServiceError:
-        return None
-    return client if client.connected else None
-
-
 def status() -> dict:
     """The running service's status (`up`, where it listens, its API status), or {"up": False}."""
-    info = read_state(service_dir())
-    client = _client()
-    if not info or client is None:
+    from facegraft.service import local
+
+    info = local.running()
+    answer = local.ask("GET", "/v1/status") if info else None
+    if not info or answer is None:
         return {"up": False}
-    return {"up": True, **{k: info[k] for k in ("port", "socket") if k in info}, **client.status()}
+    return {"up": True, **{k: info[k] for k in ("port", "socket") if k in info}, **answer}
 
 
 def stop(timeout: float = 30.0) -> bool:
     """Ask the running service to stop and wait for it; False when none was running."""
-    info = read_state(service_dir())
-    client = _client()
-    if not info or client is None:
+    from facegraft.service import local
+
+    info = local.running()
+    if not info or local.ask("POST", "/v1/shutdown") is None:
         return False
-    client.shutdown()
     deadline = time.time() + timeout
     while pid_alive(int(info["pid"])) and time.time() < deadline:
         time.sleep(0.1)

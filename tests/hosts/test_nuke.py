@@ -164,7 +164,7 @@ def test_the_farm_script_is_the_same_comp_in_nk_form(world, tmp_path):
     assert run.returncode == 0, run.stderr
     nk = tmp_path / "comp.nk"
     run = subprocess.run(
-        [sys.executable, "-m", "facegraft", "nuke-script", "--plate", str(world["plate"]),
+        [sys.executable, "-m", "facegraft_nuke.farm_script", "--plate", str(world["plate"]),
          "--passes", str(out), "-o", str(nk)],
         capture_output=True, text=True,
     )  # fmt: skip

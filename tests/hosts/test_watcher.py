@@ -38,7 +38,7 @@ def frame_file(source, f: int) -> Path:
 def start_watcher(in_dir: Path, out: Path, source, home: Path, *extra: str) -> subprocess.Popen:
     env = dict(os.environ, FACEGRAFT_HOME=str(home), FACEGRAFT_ENGINE_PYTHON=sys.executable)
     cmd = [
-        sys.executable, "-m", "facegraft", "watch", str(in_dir), "-o", str(out),
+        sys.executable, "-m", "facegraft_watcher", str(in_dir), "-o", str(out),
         "--model", str(source["model"]), "--settle", "0.5", "--batch", "10", "--progress", "json", *extra,
     ]  # fmt: skip
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -100,17 +100,9 @@ def test_truncated_and_oversized_messages_say_why():
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
     """The API over an in-process context whose runner never starts: jobs queue, nothing runs."""
-    from facegraft.service.app import ServiceContext, create_app, path_checker
-    from facegraft.service.frames import FrameEngine
-    from facegraft.service.jobs import Runner
-    from facegraft.service.jobstore import JobStore
+    from support.service_api import in_process_api
 
-    root = tmp_path_factory.mktemp("api")
-    store = JobStore(root / "jobs.db")
-    ctx = ServiceContext(
-        "t" * 32, store, Runner(store, root / "logs"), [root], FrameEngine(path_checker([root]))
-    )
-    return create_app(ctx)
+    return in_process_api(tmp_path_factory.mktemp("api"))
 
 
 def test_the_json_api_survives_schema_driven_fuzzing(api):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from facegraft.io.images import write_image
 from facegraft_watcher import Watcher, WatchOptions, frame_of
@@ -80,3 +81,34 @@ def test_a_burst_of_1000_frames_goes_out_in_frame_order_in_bounded_batches(tmp_p
     watcher.scan()
     assert watcher.tick() == 0, "nothing is done twice"
     assert frame_of("plate.1001.exr") == ("plate.####.exr", 1001) and frame_of("notes.txt") is None
+
+
+@pytest.fixture(scope="module")
+def convert_declared(tmp_path_factory) -> list[dict]:
+    from support.service_api import declared_options
+
+    return declared_options(tmp_path_factory.mktemp("options"), "convert")
+
+
+def test_the_watcher_takes_converts_options_as_the_service_declares_them(convert_declared):
+    from facegraft_watcher.cli import convert_args
+
+    by_name = {o["name"]: o for o in convert_declared}
+    flag = by_name["colour"]["flag"]
+    args = convert_args(convert_declared, [flag, "lct", "--person", "lead", "--person", "2", "--patch"])
+    assert args == {"colour": "lct", "person": ["lead", "2"], "patch": True}
+    # A choice the declaration does not offer is refused by the declaration's own choices.
+    from facegraft_watcher.cli import UsageError
+
+    with pytest.raises(UsageError, match="invalid choice"):
+        convert_args(convert_declared, [flag, "sepia"])
+    with pytest.raises(UsageError, match="unrecognized arguments"):
+        convert_args(convert_declared, ["--no-such-option", "1"])
+
+
+@pytest.mark.parametrize("given", [["--frames", "1-5"], ["--no-smooth"], ["--swap", "1=/m"]])
+def test_options_the_watcher_sets_itself_are_refused_in_one_line(convert_declared, given):
+    from facegraft_watcher.cli import UsageError, convert_args
+
+    with pytest.raises(UsageError, match="set by the watcher itself"):
+        convert_args(convert_declared, given)
