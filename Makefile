@@ -5,8 +5,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.facegraft-installed
 TORCH  := torch==2.13.0
-# Two workers, a test module at a time each, in the order tests/conftest.py gives (longest first).
-PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
+# Two workers, a test module at a time each, in the order tests/conftest.py gives (longest first); the 25
+# slowest tests are listed at the end, so a slow suite says where its time went.
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder --durations=25
 
 .PHONY: all demo test test-fast bench lint clean venv test-programs ofx
 

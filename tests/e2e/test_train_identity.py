@@ -13,6 +13,8 @@ from test_train import TINY, _cmd, make_shots  # the same two extracted shots, m
 
 from facegraft.train.checkpoint import CheckpointStore
 
+STEPS = 150
+
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory, photos):
@@ -41,11 +43,11 @@ def test_a_few_minutes_of_training_moves_the_swap_towards_the_source_identity(sh
             "--bf16",
             "auto",
             "--iterations",
-            "300",
+            str(STEPS),
             "--save-every",
-            "300",
+            str(STEPS),
             "--preview-every",
-            "300",
+            str(STEPS),
             "--progress",
             "quiet",
         ),
