@@ -79,6 +79,13 @@ def train_and_convert(out: Path, report: dict, minutes: float) -> None:
         "--minutes", minutes,
         "--progress", "quiet",
     )  # fmt: skip
+    # The source face is the same public-domain NASA photo as the synthetic part's.
+    _facegraft(
+        "release", "set", report["shot"],
+        "--identity", "Eileen Collins (NASA photo, scikit-image astronaut)",
+        "--reference", "public domain: NASA image, no release needed",
+        "--quiet",
+    )  # fmt: skip
     print(f"converting the real clip: {LEAD} only")
     _facegraft(
         "convert", report["clip"],
