@@ -76,7 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, exclude: Sequence[
         if t is bool:
             store = "store_false" if default else "store_true"
             name = "--no-" + flag[2:] if default else flag
-            _add(parser, f, name, action=store, help=help_text, declared_default=default)
+            said = f"turn off what is on by default: {help_text}" if default else help_text
+            _add(parser, f, name, action=store, help=said, declared_default=default)
         elif typing.get_origin(t) in (tuple, list) and f.metadata.get("repeat"):
             _add(
                 parser,

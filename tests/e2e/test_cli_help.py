@@ -51,3 +51,20 @@ def test_help_in_a_subprocess() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "usage" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_every_no_flag_says_it_turns_its_option_off():
+    """A declared option's `--no-X` flag says it switches X off (the declaration describes X itself;
+    hand-written flags such as serve --no-resume already say what they do)."""
+    wrong = []
+    for path in COMMANDS:
+        parser = build_parser()
+        for name in path:
+            parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[
+                name
+            ]
+        for action in parser._actions:
+            flags = [s for s in action.option_strings if s.startswith("--no-")]
+            if flags and hasattr(action, "declared_help") and not (action.help or "").startswith("turn off"):
+                wrong.append(f"{' '.join(path)} {flags[0]}: {action.help}")
+    assert wrong == []
