@@ -161,7 +161,15 @@ def hist_match(
     return out.astype(np.float32)
 
 
+def none(
+    src: np.ndarray, ref: np.ndarray, src_mask: np.ndarray | None = None, ref_mask: np.ndarray | None = None
+) -> np.ndarray:
+    """No transfer: `src` as it is (float32)."""
+    return src.astype(np.float32)
+
+
 COLOUR_TRANSFERS: dict[str, Transfer] = {
+    "none": none,
     "rct": rct,
     "lct": lct,
     "mkl": mkl,
@@ -179,12 +187,10 @@ def colour_transfer(
     src_mask: np.ndarray | None = None,
     ref_mask: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Apply the transfer registered as `name` ("none" returns `src`); ValueError listing the choices."""
-    if name == "none":
-        return src.astype(np.float32)
+    """Apply the transfer registered as `name`; ValueError listing the choices."""
     try:
         fn = COLOUR_TRANSFERS[name]
     except KeyError:
         choices = ", ".join(COLOUR_TRANSFERS)
-        raise ValueError(f"unknown colour transfer '{name}' (choose from: none, {choices})") from None
+        raise ValueError(f"unknown colour transfer '{name}' (choose from: {choices})") from None
     return fn(src, ref, src_mask, ref_mask)

@@ -54,9 +54,10 @@ from facegraft.io.framespec import format_frame_spec, select_frames
 from facegraft.io.plate import Plate, open_plate
 from facegraft.io.prefetch import prefetch
 from facegraft.mask.stored import stored_masks
-from facegraft.merge.merger import FaceTask, PreparedFace, composite, prepare_faces, recolour
+from facegraft.merge.merger import FaceTask, PreparedFace, composite, prepare_faces
 from facegraft.merge.options import MergeOptions, OutputOptions, PersonOptions
 from facegraft.merge.passes import MergedFrame, PassWriter, write_json, write_patch
+from facegraft.merge.recolour import RECOLOUR_MODES, recolour
 from facegraft.merge.smoothing import smooth_track, velocity
 from facegraft.merge.swap_model import SwapModel, load_swap_model
 from facegraft.progress import Progress
@@ -469,13 +470,10 @@ class _Job:
             self._sign_sequence()  # a rerun with signing still leaves a sidecar covering the frames
             return s
         window = self.opts.colour_window
-        pools = (
-            _shot_pools(self.plate, self.shot, self._prepare)
-            if window == 0 and self.opts.colour not in ("none", "seamless")
-            else {}
-        )
+        pooled = RECOLOUR_MODES[self.opts.colour].pooled
+        pools = _shot_pools(self.plate, self.shot, self._prepare) if window == 0 and pooled else {}
         # Frames read: the ones to write plus the earlier frames their colour windows reach.
-        reach = max(window - 1, 0) if self.opts.colour not in ("none", "seamless") else 0
+        reach = max(window - 1, 0) if pooled else 0
         wanted, known = set(todo), set(self.plate.frames)
         for f in todo:
             wanted.update(g for g in range(f - reach, f) if g in known and g in self.shot.frames_done)

@@ -20,7 +20,6 @@ from facegraft.extract.masks import components_mask
 from facegraft.io.colour import ColourConverter
 from facegraft.mask.stored import StoredMask
 from facegraft.merge import blend, matte
-from facegraft.merge.colour_transfer import colour_transfer
 from facegraft.merge.options import MergeOptions
 from facegraft.merge.swap_model import SwapModel
 
@@ -173,37 +172,6 @@ def prepare_faces(
         raw = raw_mask(opts.mask, lm_mask, landmark, occlusion)
         out.append(PreparedFace(task, to_crop, crop, swap, lm_mask, landmark, raw))
     return out
-
-
-def recolour(face: PreparedFace, mode: str, pool: Sequence[PreparedFace] = ()) -> np.ndarray:
-    """The swap recoloured to match the plate's face: (R, R, 3) float32, working encoding.
-
-    Statistics are taken over this face and the `pool` (the same track's faces on neighbouring frames, or
-    a sample of the shot) so that they change slowly over time. `seamless` is Poisson blending inside the
-    mask and uses this frame only."""
-    if mode == "none":
-        return face.swap
-    if mode == "seamless":
-        return _seamless(face)
-    faces = [face, *pool]
-    src = np.concatenate([f.swap for f in faces], axis=0)
-    ref = np.concatenate([f.crop for f in faces], axis=0)
-    mask = np.concatenate([f.raw for f in faces], axis=0)
-    out = colour_transfer(mode, src, ref, mask, mask)
-    return out[: face.swap.shape[0]].astype(np.float32)
-
-
-def _seamless(face: PreparedFace) -> np.ndarray:
-    mask = (face.raw > 0.5).astype(np.uint8) * 255
-    mask = cv2.erode(mask, np.ones((3, 3), np.uint8))
-    if cv2.countNonZero(mask) < 16:
-        return face.swap
-    x, y, w, h = cv2.boundingRect(mask)
-    to_u8 = lambda img: np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)  # noqa: E731
-    out = cv2.seamlessClone(
-        to_u8(face.swap), to_u8(face.crop), mask, (x + w // 2, y + h // 2), cv2.NORMAL_CLONE
-    )
-    return out.astype(np.float32) / 255.0
 
 
 @dataclass

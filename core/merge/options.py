@@ -6,10 +6,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from facegraft.errors import InputError
-from facegraft.merge.colour_transfer import COLOUR_TRANSFERS
+from facegraft.merge.recolour import RECOLOUR_MODES
 from facegraft.options import opt
+from facegraft.registry import lookup
 
-COLOUR_MODES = ("none", *COLOUR_TRANSFERS, "seamless")
+COLOUR_MODES = tuple(RECOLOUR_MODES)
 MASK_MODES = (
     "learned",
     "landmark",
@@ -58,8 +59,7 @@ class MergeOptions:
 
     def validate(self) -> None:
         """Raise InputError naming the first bad option."""
-        if self.colour not in COLOUR_MODES:
-            raise InputError(f"unknown colour mode '{self.colour}' (choose from: {', '.join(COLOUR_MODES)})")
+        lookup(RECOLOUR_MODES, self.colour, "colour mode")
         if self.mask not in MASK_MODES:
             raise InputError(f"unknown mask mode '{self.mask}' (choose from: {', '.join(MASK_MODES)})")
         if self.stored_mask() == "":

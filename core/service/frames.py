@@ -89,9 +89,10 @@ class FrameEngine:
         from facegraft.extract.pipeline import ExtractOptions, build_tracker
         from facegraft.io.colour import ColourConverter, resolve_colourspace
         from facegraft.merge.convert import Selection, config_hash
-        from facegraft.merge.merger import FaceTask, composite, prepare_faces, recolour
+        from facegraft.merge.merger import FaceTask, composite, prepare_faces
         from facegraft.merge.options import MergeOptions
         from facegraft.merge.passes import CONFIG_KEY, SYNTHETIC_KEY, WATERMARK_KEY
+        from facegraft.merge.recolour import recolour
         from facegraft.provenance.marking import describe, mark_comp
 
         opts = dict(msg.options)

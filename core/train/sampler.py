@@ -31,7 +31,7 @@ class SampleOptions:
     colour_aug: bool = opt(True, "random LAB lightness and a/b shifts")
     clahe_chance: float = opt(0.0, "probability of contrast-limited equalisation of a face")
     ct_mode: str = opt(
-        "none", "recolour source faces like random destination faces", choices=("none", *COLOUR_TRANSFERS)
+        "none", "recolour source faces like random destination faces", choices=tuple(COLOUR_TRANSFERS)
     )
     yaw_balance: bool = opt(False, "sample faces uniformly over yaw rather than over the faceset")
     train_mask: str = opt(

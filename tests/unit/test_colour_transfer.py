@@ -23,7 +23,15 @@ def _mean_sd(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return px.mean(0), px.std(0)
 
 
-@pytest.mark.parametrize("name", sorted(COLOUR_TRANSFERS))
+TRANSFERS = sorted(n for n in COLOUR_TRANSFERS if n != "none")
+
+
+def test_none_is_registered_and_leaves_the_face_as_it_is(faces):
+    src, ref = faces
+    assert np.array_equal(colour_transfer("none", src, ref), src)
+
+
+@pytest.mark.parametrize("name", TRANSFERS)
 def test_transfer_brings_the_reference_colours(faces, name):
     src, ref = faces
     out = colour_transfer(name, src, ref)

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from facegraft.merge import blend, matte
-from facegraft.merge.merger import FaceTask, PreparedFace, recolour
+from facegraft.merge.merger import FaceTask, PreparedFace
 from facegraft.merge.options import MergeOptions
+from facegraft.merge.recolour import recolour
 from facegraft.merge.smoothing import smooth_track, velocity
 
 
