@@ -24,14 +24,47 @@ def opt(
     flag: str | None = None,
     cli: bool = True,
     repeat: str | None = None,
+    bounds: tuple[float | None, float | None] | None = None,
 ) -> Any:
     """A dataclass field with help text, optional choices (or a function giving them) and a flag name.
     `repeat` (a list field's metavar, e.g. ``PERSON``) makes the flag one value a time, given again for
-    more (argparse's append; the service takes a list), instead of one comma-separated value."""
-    meta = {"help": help, "choices": choices, "flag": flag, "cli": cli, "repeat": repeat}
+    more (argparse's append; the service takes a list), instead of one comma-separated value. `bounds`
+    (lowest, highest; None: open) is the range a number must lie in; `check` holds values to both."""
+    meta = {"help": help, "choices": choices, "flag": flag, "cli": cli, "repeat": repeat, "bounds": bounds}
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
+
+
+def flag_of(f: dataclasses.Field) -> str:
+    """The command-line flag of a declared field (``--min-size`` for ``min_size``)."""
+    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+
+
+def check(options: Any) -> None:
+    """InputError naming the first declared field of an options dataclass whose value lies outside its
+    declared choices (each item, for a list) or bounds: the one place such errors come from."""
+    from facegraft.errors import InputError
+
+    for f in dataclasses.fields(options):
+        value = getattr(options, f.name)
+        allowed = _choices(f)
+        if allowed is not None and value is not None:
+            items = value if isinstance(value, (list, tuple)) else [value]
+            bad = next((v for v in items if v not in allowed), None)
+            if bad is not None:
+                raise InputError(
+                    f"unknown {flag_of(f)} {bad!r} (choose from: {', '.join(map(str, allowed))})"
+                )
+        lo, hi = f.metadata.get("bounds") or (None, None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                need = (
+                    f"{lo}..{hi}"
+                    if lo is not None and hi is not None
+                    else (f">= {lo}" if lo is not None else f"<= {hi}")
+                )
+                raise InputError(f"{flag_of(f)} must be {need}, got {value}")
 
 
 def _choices(f: dataclasses.Field) -> list[str] | None:
@@ -62,6 +95,7 @@ def _add(
     action.declared_help = f.metadata["help"]  # type: ignore[attr-defined]
     # Value flags default to None (unset flags keep the dataclass default); panels read this.
     action.declared_default = declared_default  # type: ignore[attr-defined]
+    action.declared_bounds = f.metadata.get("bounds")  # type: ignore[attr-defined]
 
 
 def add_arguments(parser: argparse.ArgumentParser, cls: type, exclude: Sequence[str] = ()) -> None:
@@ -69,7 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, exclude: Sequence[
     for f in dataclasses.fields(cls):
         if f.name in exclude or not f.metadata.get("cli", True) or "help" not in f.metadata:
             continue
-        flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+        flag = flag_of(f)
         t = _base_type(cls, f)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         help_text = f.metadata["help"]
@@ -136,7 +170,8 @@ def from_namespace(cls: type, ns: argparse.Namespace, **overrides: Any) -> Any:
 
 
 def describe(cls: type) -> list[dict]:
-    """JSON-able description of each option (name, type, default, help, choices) for panels and APIs."""
+    """JSON-able description of each option (name, type, default, help, choices, bounds) for panels and
+    APIs."""
     out = []
     for f in dataclasses.fields(cls):
         if "help" not in f.metadata:
@@ -150,6 +185,7 @@ def describe(cls: type) -> list[dict]:
                 "default": default,
                 "help": f.metadata["help"],
                 "choices": _choices(f),
+                "bounds": None if f.metadata.get("bounds") is None else list(f.metadata["bounds"]),
             }
         )
     return out

@@ -34,7 +34,7 @@ from facegraft.io.colour import ColourConverter, resolve_colourspace
 from facegraft.io.framespec import select_frames
 from facegraft.io.plate import Plate, open_plate
 from facegraft.io.prefetch import prefetch
-from facegraft.options import opt
+from facegraft.options import check, opt
 from facegraft.progress import Progress
 from facegraft.store.alignments import AlignmentsStore, Face, FrameRecord
 from facegraft.store.face_images import face_image_name
@@ -54,20 +54,21 @@ class ExtractOptions:
     face_type: str = opt(
         "full", "region of the head the aligned crop covers", choices=lambda: list(FACE_TYPES)
     )
-    size: int = opt(512, "aligned crop size in pixels")
+    size: int = opt(512, "aligned crop size in pixels", bounds=(16, 4096))
     min_size: int = opt(
         24,
         "smallest face kept, as its detector box width in plate pixels; detection runs at a scale that "
         "finds faces this small (0: keep all, detect at --detect-width)",
+        bounds=(0, None),
     )
     frames: str | None = opt(None, "frames to extract, farm syntax: 1001-1100, 1001-1100x2, 1001,1005")
-    every: int = opt(1, "extract every Nth frame of those")
+    every: int = opt(1, "extract every Nth frame of those", bounds=(1, None))
     normalise: str = opt(
         "none", "equalise lightness for detection and landmarks in bad light", choices=NORMALISERS
     )
     rotate_retry: bool = opt(False, "when no face is found, try the frame turned 90/180/270 degrees")
     detect_every: int = opt(
-        5, "run the detector every N frames and track faces in between (1: always detect)"
+        5, "run the detector every N frames and track faces in between (1: always detect)", bounds=(1, None)
     )
     detect_width: int = opt(
         960,
@@ -78,16 +79,19 @@ class ExtractOptions:
         6,
         f"boxes averaged in the final landmark pass (1..{MAX_ENSEMBLE}): more is steadier and slower "
         "(each box costs ~2 ms a face; make bench reports the jitter), 1 for speed",
+        bounds=(1, MAX_ENSEMBLE),
     )
     min_confidence: float = opt(
         0.0,
         "detector score a new face needs (0: the detector's own level; retinaface gives a face "
         "probability, 0.7 by default); a followed face stays down to half of it",
+        bounds=(0, None),
     )
     coast: float = opt(
         1.0,
         "seconds a person missed by the detector (a turn, a hand over the face) is waited for, "
         "unstored, to get the same track id back",
+        bounds=(0, None),
     )
     colourspace: str | None = opt(None, "plate colour space (default: scene-linear for EXR, sRGB otherwise)")
     embeddings: bool = opt(True, "compute 128-d identity embeddings (once per track segment)")
@@ -96,7 +100,9 @@ class ExtractOptions:
         "group the tracks into persons by identity when extraction ends (facegraft alignments persons "
         "lists, names, merges and splits them)",
     )
-    masks: tuple[str, ...] = opt(("components", "extended"), "landmark masks to store")
+    masks: tuple[str, ...] = opt(
+        ("components", "extended"), "landmark masks to store", choices=lambda: list(MASKERS)
+    )
     write_faces: bool = opt(True, "write aligned face PNGs to SHOTDIR/faces")
     debug: bool = opt(False, "write frames with boxes and landmarks drawn to SHOTDIR/debug")
     restart: bool = opt(False, "discard the shot's stored alignments and start again")
@@ -125,41 +131,7 @@ class ExtractOptions:
 
     def validate(self) -> None:
         """InputError naming the option for any out-of-range or unknown value."""
-        checks = [
-            (
-                self.detector in DETECTORS,
-                f"unknown detector '{self.detector}' (choose from: {', '.join(DETECTORS)})",
-            ),
-            (
-                self.landmarker in LANDMARKERS,
-                f"unknown landmarker '{self.landmarker}' (choose from: {', '.join(LANDMARKERS)})",
-            ),
-            (
-                self.face_type in FACE_TYPES,
-                f"unknown face type '{self.face_type}' (choose from: {', '.join(FACE_TYPES)})",
-            ),
-            (16 <= self.size <= 4096, f"--size must be 16..4096, got {self.size}"),
-            (self.min_size >= 0, f"--min-size must be >= 0, got {self.min_size}"),
-            (self.every >= 1, f"--every must be >= 1, got {self.every}"),
-            (self.detect_every >= 1, f"--detect-every must be >= 1, got {self.detect_every}"),
-            (self.min_confidence >= 0, f"--min-confidence must be >= 0, got {self.min_confidence}"),
-            (self.coast >= 0, f"--coast must be >= 0 seconds, got {self.coast}"),
-            (
-                1 <= self.ensemble <= MAX_ENSEMBLE,
-                f"--ensemble must be 1..{MAX_ENSEMBLE}, got {self.ensemble}",
-            ),
-            (
-                self.normalise in NORMALISERS,
-                f"unknown --normalise '{self.normalise}' (choose from: {', '.join(NORMALISERS)})",
-            ),
-            (
-                all(m in MASKERS for m in self.masks),
-                f"unknown mask in {self.masks} (choose from: {', '.join(MASKERS)})",
-            ),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise InputError(message)
+        check(self)  # choices and bounds, as declared
         if self.weights and not hasattr(LANDMARKERS[self.landmarker].Options(), "weights"):
             raise InputError(f"--weights is for the fan landmarker; {self.landmarker} ships its own model")
         if self.detector_weights and not hasattr(DETECTORS[self.detector].Options(), "weights"):

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from facegraft.errors import InputError
 from facegraft.merge.recolour import RECOLOUR_MODES
-from facegraft.options import opt
-from facegraft.registry import lookup
+from facegraft.options import check, opt
 
 COLOUR_MODES = tuple(RECOLOUR_MODES)
 MASK_MODES = (
@@ -30,7 +29,9 @@ class MergeOptions:
 
     colour: str = opt("rct", "colour transfer from the plate's face to the swap", choices=COLOUR_MODES)
     colour_window: int = opt(
-        1, "frames whose colour statistics are pooled (1: each frame alone; 0: the whole shot)"
+        1,
+        "frames whose colour statistics are pooled (1: each frame alone; 0: the whole shot)",
+        bounds=(0, None),
     )
     mask: str = opt(
         "learned*landmark",
@@ -45,13 +46,15 @@ class MergeOptions:
     erode_sides: str = opt(
         "", "extra erosion per side of the face, 'top=6,bottom=0,left=2,right=2' (top: towards the brow)"
     )
-    feather: float = opt(6.0, "soften the matte edge over about this many pixels")
-    face_scale: float = opt(0.0, "scale the swapped face by this percentage (-50..50)")
+    feather: float = opt(6.0, "soften the matte edge over about this many pixels", bounds=(0, None))
+    face_scale: float = opt(0.0, "scale the swapped face by this percentage (-50..50)", bounds=(-50, 50))
     sharpen: float = opt(0.0, "unsharp-mask amount for the swap (negative: blur)")
-    motion_blur: float = opt(0.0, "motion blur from the face's landmark motion (1: one frame's travel)")
+    motion_blur: float = opt(
+        0.0, "motion blur from the face's landmark motion (1: one frame's travel)", bounds=(0, None)
+    )
     degrade: str = opt("", "match a softer plate: 'blur=1.5,noise=0.01' (blur sigma in px, noise std)")
     smooth: bool = opt(True, "smooth landmarks over time so the face does not jitter")
-    smooth_frames: int = opt(2, "frames each side that the landmark smoothing looks at")
+    smooth_frames: int = opt(2, "frames each side that the landmark smoothing looks at", bounds=(0, None))
     seed: int = opt(0, "seed of the degrade noise (outputs are deterministic)")
     control: bool = opt(
         False, "quality check: render the plate's face through its own decoder instead of the source's"
@@ -59,17 +62,9 @@ class MergeOptions:
 
     def validate(self) -> None:
         """Raise InputError naming the first bad option."""
-        lookup(RECOLOUR_MODES, self.colour, "colour mode")
-        if self.mask not in MASK_MODES:
-            raise InputError(f"unknown mask mode '{self.mask}' (choose from: {', '.join(MASK_MODES)})")
+        check(self)  # choices and bounds, as declared
         if self.stored_mask() == "":
             raise InputError("--occlusion-mask must name a stored mask")
-        if self.colour_window < 0:
-            raise InputError("--colour-window must be 0 (whole shot) or a number of frames")
-        if not -50 <= self.face_scale <= 50:
-            raise InputError(f"--face-scale {self.face_scale} is outside -50..50")
-        if self.feather < 0 or self.motion_blur < 0 or self.smooth_frames < 0:
-            raise InputError("--feather, --motion-blur and --smooth-frames cannot be negative")
         self.sides()
         self.degradation()
 

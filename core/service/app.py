@@ -109,6 +109,7 @@ class OptionOut(BaseModel):
     choices: list[Any] | None = None
     kind: str
     repeatable: bool = False
+    bounds: list[float | None] | None = None  # [lowest, highest] a number may take (None: open)
 
 
 class ErrorOut(BaseModel):
@@ -199,6 +200,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
                     choices=list(action.choices) if action.choices else None,
                     kind="flag" if action.nargs == 0 else "value",
                     repeatable=isinstance(action, argparse._AppendAction),
+                    bounds=_bounds(action),
                 )
             )
         return out
@@ -306,6 +308,11 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         return {"stopping": True}
 
     return app
+
+
+def _bounds(action: argparse.Action) -> list[float | None] | None:
+    b = getattr(action, "declared_bounds", None)
+    return None if b is None else list(b)
 
 
 def _jsonable_or_none(value: Any) -> Any:
