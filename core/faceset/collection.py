@@ -200,7 +200,7 @@ def open_faceset(path: str | Path, person: str = "") -> Faceset:
     A tagged image whose face id the store does not hold keeps ``face=None``; two files claiming one
     face are both listed, the second without its store record, so nothing silently disappears. With
     `person` (an id, name or photo) only the images of that person's faces are listed."""
-    from facegraft.persons.select import resolve_person
+    from facegraft.persons.select import chosen_person
 
     folder, db = locate(path)
     faces: dict[int, Face] = {}
@@ -210,7 +210,7 @@ def open_faceset(path: str | Path, person: str = "") -> Faceset:
     if db is not None:
         with AlignmentsStore.open(db) as store:
             faces = {int(f.id): f for f in store.faces()}  # type: ignore[arg-type]
-            chosen = resolve_person(store, person) if person.strip() else None
+            chosen = chosen_person(store, person)
     items: list[FaceItem] = []
     claimed: set[int] = set()
     for file in image_files(folder):

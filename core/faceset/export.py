@@ -92,13 +92,13 @@ def export_faceset(
 ) -> ExportResult:
     """Write a new shot folder `out` with the faces of `shot` (of `person` when given: an id, name or
     photo) re-cropped at the face type and size."""
-    from facegraft.persons.select import resolve_person
+    from facegraft.persons.select import chosen_person
 
     gather = gather or GatherOptions()
     out = Path(out)
     require_new_folder(out)
     with AlignmentsStore.open(shot) as store:
-        chosen = resolve_person(store, person) if person.strip() else None
+        chosen = chosen_person(store, person)
         recs = list(store.iter_frames(load_masks=True))
         every = [f for r in recs for f in r.faces]
         if chosen is not None:

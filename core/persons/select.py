@@ -71,6 +71,11 @@ def resolve_person(store: AlignmentsStore, spec: str) -> Person:
     )
 
 
+def chosen_person(store: AlignmentsStore, spec: str) -> Person | None:
+    """The person a command's ``--person`` names (see `resolve_person`), or None when it names none."""
+    return resolve_person(store, spec) if str(spec).strip() else None
+
+
 def resolve_persons(store: AlignmentsStore, specs: Iterable[str]) -> list[Person]:
     """Each spec resolved (see `resolve_person`), once each, in the order given."""
     out: list[Person] = []

@@ -18,7 +18,7 @@ import numpy as np
 from facegraft.errors import InputError
 from facegraft.extract.alignment import transform_points
 from facegraft.mask.stored import stored_masks
-from facegraft.persons.select import resolve_person
+from facegraft.persons.select import chosen_person
 from facegraft.store.alignments import NOT_TARGET, AlignmentsStore, Person
 
 
@@ -59,7 +59,7 @@ def load_faceset(
     images, landmarks, yaw, ids, kept = [], [], [], [], []
     not_target = other_persons = 0
     with AlignmentsStore.open(shot) as store:
-        chosen = resolve_person(store, person) if person.strip() else None
+        chosen = chosen_person(store, person)
         for face in store.faces():
             if face.image is None or face.matrix is None:
                 continue
