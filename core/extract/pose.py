@@ -37,7 +37,16 @@ def head_pose(landmarks: np.ndarray, frame_size: tuple[int, int]) -> tuple[float
     image_pts = np.asarray(landmarks, np.float64)[_MODEL_IDS]
     # Image y runs down, the model's y runs up: flip the model so the fit needs no 180-degree turn.
     model = _MODEL_3D * np.array([1.0, -1.0, -1.0])
-    ok, rvec, _ = cv2.solvePnP(model, image_pts, camera, None, flags=cv2.SOLVEPNP_ITERATIVE)
+    # Start from the head facing the camera, at the distance its eye corners give: without a start the fit
+    # may settle on the mirrored pose a near-flat set of points allows (a nose moved right read as turning
+    # left).
+    eyes_px = max(float(np.linalg.norm(image_pts[6] - image_pts[3])), 1e-6)
+    depth = f * float(model[6, 0] - model[3, 0]) / eyes_px
+    tip = image_pts[1]
+    tvec = np.array([[(tip[0] - w / 2) * depth / f], [(tip[1] - h / 2) * depth / f], [depth]])
+    ok, rvec, _ = cv2.solvePnP(
+        model, image_pts, camera, None, np.zeros((3, 1)), tvec, True, flags=cv2.SOLVEPNP_ITERATIVE
+    )
     roll = roll_degrees(landmarks)
     if not ok:
         return 0.0, 0.0, roll

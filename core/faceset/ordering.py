@@ -110,11 +110,13 @@ def rank_fraction(values: np.ndarray) -> np.ndarray:
 def pose_cells(
     yaw: np.ndarray, pitch: np.ndarray, yaw_step: float = 10.0, pitch_step: float = 15.0
 ) -> np.ndarray:
-    """(N,) int cell index of a yaw x pitch grid (yaw -90..90, pitch -60..60, clipped)."""
-    ny = int(round(180 / yaw_step))
-    npitch = int(round(120 / pitch_step))
-    yi = np.clip(((np.nan_to_num(yaw) + 90.0) // yaw_step).astype(int), 0, ny - 1)
-    pi = np.clip(((np.nan_to_num(pitch) + 60.0) // pitch_step).astype(int), 0, npitch - 1)
+    """(N,) int cell index of a yaw x pitch grid (yaw -90..90, pitch -60..60, clipped). Cells are centred
+    on multiples of the step, so frontal faces (yaw and pitch about 0) share one cell instead of
+    straddling a boundary."""
+    ny = int(round(180 / yaw_step)) + 1
+    npitch = int(round(120 / pitch_step)) + 1
+    yi = np.clip(np.floor((np.nan_to_num(yaw) + 90.0) / yaw_step + 0.5).astype(int), 0, ny - 1)
+    pi = np.clip(np.floor((np.nan_to_num(pitch) + 60.0) / pitch_step + 0.5).astype(int), 0, npitch - 1)
     return yi * npitch + pi
 
 

@@ -62,6 +62,25 @@ def test_in_plane_rotation_changes_roll_only(photos, reference_landmarks, name: 
     assert rpitch == pytest.approx(pitch, abs=5.0)
 
 
+@pytest.mark.parametrize("name", ["astronaut", "grace_hopper"])
+def test_a_nose_moved_right_reads_as_a_turn_right_however_little(
+    photos, reference_landmarks, name: str
+) -> None:
+    """Near frontal a flat-ish set of points also fits a mirrored pose; a nose tip moved right and up by a
+    pixel or a few (an artist's drag on the review page) must read as turned right and looking up, growing
+    with the move."""
+    size = _frame_size(photos[name])
+    lm = reference_landmarks[name]
+    yaw0, pitch0, _ = head_pose(lm, size)
+    last = (0.0, 0.0)
+    for step in (1, 2, 4, 8):
+        moved = lm.copy()
+        moved[30] += (step, -step * 2 / 3)
+        yaw, pitch, _ = head_pose(moved, size)
+        assert yaw - yaw0 > last[0] and pitch - pitch0 > last[1], (step, yaw - yaw0, pitch - pitch0)
+        last = (yaw - yaw0, pitch - pitch0)
+
+
 def _project_head(yaw: float, pitch: float, points: np.ndarray) -> np.ndarray:
     """Image points of a 3D head (x right, y up, z to the camera; mm) turned by yaw about the vertical
     (nose towards the image right) and pitch about the horizontal (nose up), seen by a 1000 px camera."""
