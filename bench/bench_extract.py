@@ -184,13 +184,15 @@ SINGER_CLIP = "whitehouse_hamilton_short"
 
 def jitter(root: Path, shots: dict[str, Path], quick: bool = False) -> dict:
     """Jitter on the GRID talking heads and the whitehouse singer close-up, from the real-plate runs at own
-    size plus --ensemble 1 and 16 runs of the default pipeline."""
+    size plus runs of the default pipeline with dlib68, and with --ensemble 1 and 16."""
     sources = GRID[:1] if quick else GRID
     clips: dict[str, dict] = {}
     for stem in (*sources, SINGER_CLIP):
         plate = next(extract_real.REAL_DIR.glob(f"{stem}.*"), None)
         runs = {
-            f"pipeline default (--ensemble {DEFAULT_ENSEMBLE})": shots.get(f"{stem}/own/retinaface"),
+            f"pipeline default ({ExtractOptions().landmarker}, --ensemble {DEFAULT_ENSEMBLE})": shots.get(
+                f"{stem}/own/retinaface"
+            ),
             "pipeline --detector dlib-hog": shots.get(f"{stem}/own/dlib-hog"),
         }
         if plate is None or runs[next(iter(runs))] is None:

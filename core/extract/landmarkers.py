@@ -1,13 +1,20 @@
 """68-point landmarkers, chosen by name from one registry (`LANDMARKERS`), behind one small base class.
 
-`dlib68` (dlib's regression-tree predictor shipped by face-recognition-models) is the offline default.
-`fan` is face-alignment's 2D-FAN, loaded by face-alignment's own model code from its cache or `weights`.
-Note: dlib's 68-point model was trained on iBUG 300-W, whose terms exclude commercial use.
+`facemesh` (MediaPipe Face Mesh, Apache-2.0, shipped in this package, run by ai-edge-litert) mapped to the
+68 iBUG points; `dlib68` (dlib's regression-tree predictor shipped by face-recognition-models, trained on
+iBUG 300-W, whose terms exclude commercial use); `fan` is face-alignment's 2D-FAN, loaded by face-alignment's
+own model code from its cache or `weights`.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from typing import ClassVar
 
 import cv2
@@ -15,6 +22,8 @@ import numpy as np
 
 from facegraft.errors import ModelFileError
 from facegraft.extract.alignment import (
+    LEFT_EYE,
+    RIGHT_EYE,
     canonical_box,
     invert_affine,
     to_canonical,
@@ -79,16 +88,11 @@ class Landmarker:
         )
         return transform_points(pts, invert_affine(matrix))
 
-    def refine(
-        self, rgb: np.ndarray, rough: np.ndarray, canon_box: np.ndarray | None = None, final: bool = False
-    ) -> np.ndarray:
+    def refine(self, rgb: np.ndarray, rough: np.ndarray, final: bool = False) -> np.ndarray:
         """One upright pass starting from `rough` (68, 2) landmarks; returns (68, 2) in frame pixels.
 
-        `canon_box` (canonical units) overrides where the model's box goes, e.g. a box a detector found.
         A `final` pass averages over `ensemble` jittered boxes."""
-        matrix, size, box = upright_crop(
-            rough, self.box_convention, self.options.max_face_px, canon_box=canon_box
-        )
+        matrix, size, box = upright_crop(rough, self.box_convention, self.options.max_face_px)
         crop = cv2.warpAffine(
             rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
@@ -254,7 +258,140 @@ class FanLandmarker(Landmarker):
         return np.asarray(pts, np.float64).reshape(68, 2)
 
 
-LANDMARKERS: dict[str, type[Landmarker]] = {cls.name: cls for cls in (Dlib68Landmarker, FanLandmarker)}
+@contextmanager
+def stderr_silenced():
+    """Send file descriptor 2 to /dev/null for the block (a native library's chatter; Python's own
+    sys.stderr is flushed first and is unaffected afterwards)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@lru_cache(maxsize=1)
+def facemesh_table() -> tuple[np.ndarray, tuple[tuple[np.ndarray, ...], ...]]:
+    """The mesh vertex of each iBUG point (68,), and the jaw's two halves (temple to chin), each a tuple of
+    cheek rows (vertex ids, outermost first)."""
+    with resources.files("facegraft.extract").joinpath("data/facemesh_ibug68.json").open() as f:
+        table = json.load(f)
+    sides = tuple(tuple(np.asarray(r, np.intp) for r in side) for side in table["jaw_sides"])
+    return np.asarray(table["ibug68"], np.intp), sides
+
+
+def evenly_along(polyline: np.ndarray, n: int) -> np.ndarray:
+    """(n, 2) points spaced evenly by arc length along an (M, 2) polyline, its ends included."""
+    seg = np.linalg.norm(np.diff(polyline, axis=0), axis=1)
+    at = np.concatenate([[0.0], np.cumsum(seg)])
+    want = np.linspace(0.0, at[-1], n)
+    return np.column_stack([np.interp(want, at, polyline[:, k]) for k in range(2)])
+
+
+def mesh_to_ibug68(mesh: np.ndarray) -> np.ndarray:
+    """(68, 2) iBUG points of (468, 2) Face Mesh vertices.
+
+    The jaw follows the visible edge of the face: on each cheek row the vertex furthest out across the face
+    (perpendicular to the eye line), which on a turned head is the cheek's edge rather than the outline
+    vertex hidden behind it, and iBUG's nine points per half spaced evenly along that edge."""
+    mesh = np.asarray(mesh, np.float64)
+    ibug, sides = facemesh_table()
+    out = mesh[ibug].copy()
+    eye_line = mesh[263] - mesh[33]
+    across = eye_line / max(float(np.linalg.norm(eye_line)), 1e-9)
+    mid = float((mesh[33] + mesh[263]) @ across) / 2
+    for side, rows, points in ((-1.0, sides[0], slice(0, 9)), (1.0, sides[1], slice(16, 7, -1))):
+        edge = np.array([mesh[row[int(np.argmax(side * (mesh[row] @ across - mid)))]] for row in rows])
+        out[points] = evenly_along(edge, 9)
+    return out
+
+
+@dataclass
+class FaceMeshOptions(LandmarkerOptions):
+    # the square input spans this many times the landmarks' (or the box's) longer side
+    crop_scale: float = 1.7
+
+
+class FaceMeshLandmarker(Landmarker):
+    """MediaPipe Face Mesh v1 (`face_landmark.tflite`, 192x192 input, 468 points, ~2 ms a face on one core),
+    its vertices mapped to the 68 iBUG points by `mesh_to_ibug68`."""
+
+    name = "facemesh"
+    box_convention = "dlib-hog"
+    Options = FaceMeshOptions
+    INPUT = 192
+    MODEL_FILE = "data/face_landmark.tflite"
+
+    def __init__(self, options: FaceMeshOptions | None = None) -> None:
+        super().__init__(options)
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            raise ModelFileError("the package ai-edge-litert is not installed (pip install it)") from None
+        path = resources.files("facegraft.extract").joinpath(self.MODEL_FILE)
+        self._net = Interpreter(model_path=str(path), num_threads=1)
+        with stderr_silenced():  # LiteRT's C++ logs a line for its CPU delegate straight to fd 2
+            self._net.allocate_tensors()
+        self._input = self._net.get_input_details()[0]["index"]
+        self._points, self._presence = (d["index"] for d in self._net.get_output_details())
+        self.presence = 0.0  # the model's own face-presence probability on the last crop
+
+    def mesh_in_crop(self, rgb: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        """(468, 3) mesh vertices in frame pixels (z in the same scale, larger is further) of the model's
+        input cut from `rgb` by the (2, 3) frame->input `matrix`; sets `presence`."""
+        crop = cv2.warpAffine(
+            rgb, matrix, (self.INPUT, self.INPUT), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        self._net.set_tensor(self._input, (crop.astype(np.float32) / 255.0)[None])
+        self._net.invoke()
+        raw = self._net.get_tensor(self._points).reshape(-1, 3).astype(np.float64)
+        logit = float(self._net.get_tensor(self._presence).ravel()[0])
+        self.presence = float(1.0 / (1.0 + np.exp(-np.clip(logit, -60.0, 60.0))))
+        back = invert_affine(matrix)
+        xy = transform_points(raw[:, :2], back)
+        return np.column_stack([xy, raw[:, 2] * np.sqrt(abs(np.linalg.det(back[:2, :2])))])
+
+    def input_matrix(self, centre: np.ndarray, side: float, angle: float) -> np.ndarray:
+        """(2, 3) frame->input matrix: a square of `side` px about `centre`, turned by `angle` (radians)."""
+        k = self.INPUT / max(side, 1e-6)
+        c, s = np.cos(angle) * k, np.sin(angle) * k
+        rot = np.array([[c, s], [-s, c]])
+        return np.column_stack([rot, self.INPUT / 2 - rot @ np.asarray(centre, np.float64)])
+
+    def landmarks_in_box(self, rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
+        x0, y0, x1, y1 = (float(v) for v in box)
+        side = max(x1 - x0, y1 - y0) * self.options.crop_scale
+        mesh = self.mesh_in_crop(rgb, self.input_matrix(np.array([(x0 + x1) / 2, (y0 + y1) / 2]), side, 0.0))
+        return mesh_to_ibug68(mesh[:, :2])
+
+    def refine(self, rgb: np.ndarray, rough: np.ndarray, final: bool = False) -> np.ndarray:
+        """One pass framed as MediaPipe frames a tracked face: the input turned to the eye line, about the
+        centre of the landmarks' extent, `crop_scale` times its longer side; a `final` pass averages over
+        `ensemble` jittered squares."""
+        rough = np.asarray(rough, np.float64)
+        eyes = rough[LEFT_EYE].mean(0), rough[RIGHT_EYE].mean(0)  # image left, image right
+        angle = float(np.arctan2(eyes[1][1] - eyes[0][1], eyes[1][0] - eyes[0][0]))
+        c, s = np.cos(angle), np.sin(angle)
+        upright = rough @ np.array([[c, -s], [s, c]])  # the landmarks turned by -angle
+        lo, hi = upright.min(0), upright.max(0)
+        centre = np.array([[c, -s], [s, c]]) @ ((lo + hi) / 2)
+        side = float((hi - lo).max()) * self.options.crop_scale
+        offsets = jitter_table(min(self.options.ensemble, MAX_ENSEMBLE)) if final else [(0.0, 0.0, 1.0)]
+        step = 0.025 * side / self.options.crop_scale
+        axes = np.array([[c, s], [-s, c]])  # across and down the upright face, in frame pixels
+        pts = []
+        for dx, dy, sc in offsets:
+            matrix = self.input_matrix(centre + step * np.array([dx, dy]) @ axes, side * sc, angle)
+            pts.append(mesh_to_ibug68(self.mesh_in_crop(rgb, matrix)[:, :2]))
+        return np.mean(pts, axis=0)
+
+
+LANDMARKERS: dict[str, type[Landmarker]] = {
+    cls.name: cls for cls in (FaceMeshLandmarker, Dlib68Landmarker, FanLandmarker)
+}
 
 
 def make_landmarker(name: str, **options: object) -> Landmarker:

@@ -48,7 +48,7 @@ class ExtractOptions:
     """Everything `facegraft extract` can be told; the CLI, the service and host panels build on this."""
 
     detector: str = opt("retinaface", "face detector", choices=lambda: list(DETECTORS))
-    landmarker: str = opt("dlib68", "68-point landmarker", choices=lambda: list(LANDMARKERS))
+    landmarker: str = opt("facemesh", "68-point landmarker", choices=lambda: list(LANDMARKERS))
     weights: str = opt("", "landmarker weights file (fan); default: face-alignment's cache")
     detector_weights: str = opt("", "detector weights file (sfd); default: face-alignment's cache")
     face_type: str = opt(
