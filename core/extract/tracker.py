@@ -375,7 +375,10 @@ class Tracker:
         if cut:
             self.tracks = []
         faces = self._follow(rgb)
-        if detections is None and (cut or self.keyframe(position)):
+        # A face just lost to the search near it (a region the model scores unlike the whole frame, as at
+        # the frame's edge) is looked for in the whole frame too, for its first SHORT_MISS frames.
+        just_lost = any(0 < t.missed <= SHORT_MISS for t in self.tracks)
+        if detections is None and (cut or self.keyframe(position) or just_lost):
             detections = self.finder.detector.detect(rgb)
         if detections is not None:
             faces += self._start_tracks(rgb, faces, detections)
