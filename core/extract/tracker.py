@@ -5,7 +5,10 @@ them each followed face is found again by the detector in a small region around 
 it (a few milliseconds), which tells that the face is still there and gives its five points; the 68-point
 landmarker then fits from the previous frame's landmarks moved with those points. A face the detector misses
 (a hand over it, a turn, motion blur) keeps its track, unstored, for up to `max_coast` frames and gets the
-same track id back when it is found again; a cut ends every track.
+same track id back when it is found again; a cut ends every track. A new face, or a lost one found away
+from where its track predicts it, is taken only where the detector also finds it when it looks at the
+region about it, as it follows faces: a real face holds at that scale, a texture the whole frame's scale
+happened to score does not.
 
 Each face carries a landmark confidence: how well the 68 landmarks agree with the detector's own five
 points. Where the 68-point model cannot fit (large yaw, heavy occlusion), the face is stored with a coarse
@@ -442,6 +445,16 @@ class Tracker:
         near = shift <= (SAME_FACE_SHIFT + COAST_MARGIN_STEP * missed) * side
         return overlaps or (0.6 < ratio < 1.7 and near)
 
+    def _holds_near(self, rgb: np.ndarray, det: Detection) -> bool:
+        """Whether the detector still sees a new face when it looks at it as it will follow it (the region
+        about it, at the follow's scales): a real face does at any scale, while texture the whole frame's
+        scale happened to score (foliage, sky, a pattern) scores nothing there."""
+        for zoom in NEAR_ZOOMS:
+            near = self.finder.detector.detect_near(rgb, det.box, NEAR_MARGIN, self.finder.track_floor, zoom)
+            if any(box_iou(d.box, det.box) >= SAME_FACE_IOU for d in near):
+                return True
+        return False
+
     def _start_tracks(
         self,
         rgb: np.ndarray,
@@ -469,6 +482,9 @@ class Tracker:
                 t for t in self.tracks if t.missed > 0 and self._continues(det, t.predicted(), t.missed)
             ]
             track = max(coasting, key=lambda t: box_iou(det.box, t.predicted()), default=None)
+            where_predicted = track is not None and box_iou(det.box, track.predicted()) >= SAME_FACE_IOU
+            if not where_predicted and not self._holds_near(rgb, det):
+                continue
             start = _follow_start(track.last, det) if track is not None else None
             face = self.finder.face_at(rgb, det, start)
             if track is None:
