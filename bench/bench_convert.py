@@ -25,11 +25,11 @@ from facegraft.io.colour import ColourConverter
 from facegraft.io.images import read_image, write_image
 from facegraft.merge.merger import align_face
 from facegraft.merge.passes import MergedFrame, PassWriter
-from facegraft.merge.swap_model import load_swap_model
+from facegraft.models.checkpoint import CheckpointStore
+from facegraft.models.networks import ModelConfig, build_model
+from facegraft.models.swap_model import load_swap_model
 from facegraft.sample_plates import srgb_to_linear
 from facegraft.store.alignments import AlignmentsStore, FrameRecord
-from facegraft.train.checkpoint import CheckpointStore
-from facegraft.train.models import ModelConfig, build_model
 
 DISTINCT = 8
 FIRST = 1001

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from bench import extract_landmarks, extract_real
-from facegraft.extract.alignment import eye_distance, transform_points
 from facegraft.extract.pipeline import ExtractOptions, build_tracker, extract
+from facegraft.geometry.alignment import eye_distance, transform_points
 from facegraft.sample_data import grace_hopper
 from facegraft.sample_plates import Move, camera_path, move_matrix, render, srgb_to_linear, write_video
 from facegraft.store.alignments import AlignmentsStore

@@ -14,11 +14,12 @@ import numpy as np
 import torch
 
 from facegraft.extract.pipeline import ExtractOptions, extract
+from facegraft.models.networks import ModelConfig, build_model
 from facegraft.sample_data import reference_photos
 from facegraft.sample_plates import camera_path, render, write_png_sequence
 from facegraft.train.faceset import Faceset, load_faceset
+from facegraft.train.flops import count_flops
 from facegraft.train.loader import BatchLoader
-from facegraft.train.models import ModelConfig, build_model, count_flops
 from facegraft.train.optim import LRDropoutAdam
 from facegraft.train.options import TrainOptions
 from facegraft.train.sampler import SampleOptions, batch_for_seed

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from facegraft.extract.alignment import eye_distance, transform_points, umeyama
 from facegraft.extract.detectors import make_detector
 from facegraft.extract.landmarkers import make_landmarker
 from facegraft.extract.pipeline import ExtractOptions, build_tracker
+from facegraft.geometry.alignment import eye_distance, transform_points, umeyama
 
 ROOT = Path(__file__).resolve().parents[1]
 LANDMARK_DIR = ROOT.parent / "shared" / "footage" / "landmarks"

@@ -552,10 +552,13 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from facegraft.extract.pipeline import ExtractOptions, extract
+    from facegraft.extract.pipeline import ExtractOptions
+    from facegraft.persons.shot import extract_shot
 
     opts = from_namespace(ExtractOptions, args)
-    summary = extract(args.plate, args.shot, opts, progress_mode="quiet" if args.quiet else args.progress)
+    summary = extract_shot(
+        args.plate, args.shot, opts, progress_mode="quiet" if args.quiet else args.progress
+    )
     if args.progress == "json":
         print(json.dumps({"task": "extract", "event": "summary", **summary.as_dict()}))
     elif not args.quiet:

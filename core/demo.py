@@ -20,9 +20,10 @@ import cv2
 import numpy as np
 
 from facegraft.extract import identity
-from facegraft.extract.alignment import eye_distance, transform_points
-from facegraft.extract.pipeline import ExtractOptions, build_tracker, extract
+from facegraft.extract.pipeline import ExtractOptions, build_tracker
+from facegraft.geometry.alignment import eye_distance, transform_points
 from facegraft.merge.passes import read_passes
+from facegraft.persons.shot import extract_shot
 from facegraft.sample_data import astronaut, grace_hopper
 from facegraft.sample_plates import (
     Move,
@@ -117,7 +118,7 @@ def extract_plates(out: Path, frames: int = 48) -> dict:
         shot = out / "shots" / role
         print(f"extracting the {role} plate {plate}")
         t = time.perf_counter()
-        summary = extract(plate, shot, ExtractOptions(debug=True, restart=True), progress_mode="auto")
+        summary = extract_shot(plate, shot, ExtractOptions(debug=True, restart=True), progress_mode="auto")
         seconds = time.perf_counter() - t
         with AlignmentsStore.open(shot) as store:
             errs = landmark_errors(store, ref, mats)
@@ -207,7 +208,7 @@ def convert_target(out: Path, plate: str) -> dict:
 def measure_swaps(out: Path, plate: str) -> dict:
     """Per frame of the comp and of the control: identity distances, landmark agreement, sharpness and
     untouched pixels; plus the summary figures the issue asks for."""
-    from facegraft.extract.alignment import alignment_matrix, warp_face
+    from facegraft.geometry.alignment import alignment_matrix, warp_face
     from facegraft.io.colour import ColourConverter
     from facegraft.io.plate import open_plate
     from facegraft.merge import quality

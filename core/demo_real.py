@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from facegraft.extract import identity
-from facegraft.extract.alignment import eye_distance
-from facegraft.extract.pipeline import ExtractOptions, extract
+from facegraft.extract.pipeline import ExtractOptions
+from facegraft.geometry.alignment import eye_distance
 from facegraft.merge.passes import read_passes
-from facegraft.persons.shot import summaries
+from facegraft.persons.shot import extract_shot, summaries
 from facegraft.store.alignments import AlignmentsStore
 
 CLIP = Path(__file__).resolve().parents[1] / "tests" / "data" / "real" / "openmpf_indoor_group.mp4"
@@ -43,7 +43,7 @@ def extract_clip(out: Path, clip: Path = CLIP) -> dict:
     """Extract the clip, list its persons and name the one with the largest faces `lead`."""
     shot = out / "shots" / "real"
     print(f"extracting the real clip {clip}")
-    summary = extract(clip, shot, ExtractOptions(restart=True), progress_mode="auto")
+    summary = extract_shot(clip, shot, ExtractOptions(restart=True), progress_mode="auto")
     with AlignmentsStore.open(shot) as store:
         persons = summaries(store)
         sizes = {

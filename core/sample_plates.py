@@ -157,7 +157,7 @@ def turn_head(photo: np.ndarray, landmarks: np.ndarray, yaw: float) -> tuple[np.
     the background stays put. A known out-of-plane move for tests of pose handling: the estimated yaw
     follows it to about +-30 degrees (pitch is not offered: a nod of a flat photo fools the pose fit).
     """
-    from facegraft.extract.alignment import invert_affine, to_canonical, transform_points
+    from facegraft.geometry.alignment import invert_affine, to_canonical, transform_points
 
     lm = np.asarray(landmarks, np.float64)
     to_canon = to_canonical(lm)
@@ -333,8 +333,8 @@ def visible_face(
     """(size, size) bool truth of an occluded plate's face in an aligned crop: the face (the `components`
     landmark hull of the photo's true `landmarks` moved onto the plate) less what the occluder covers
     (matte above one half), drawn in the crop that the (2, 3) plate -> crop matrix makes."""
-    from facegraft.extract.alignment import transform_points
-    from facegraft.extract.masks import components_mask
+    from facegraft.geometry.alignment import transform_points
+    from facegraft.geometry.masks import components_mask
 
     plate_lm = transform_points(landmarks, frame.matrix)
     face = components_mask(transform_points(plate_lm, crop_matrix), size) > 127

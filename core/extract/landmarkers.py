@@ -21,7 +21,8 @@ import cv2
 import numpy as np
 
 from facegraft.errors import ModelFileError
-from facegraft.extract.alignment import (
+from facegraft.extract.model_files import require_file, shipped_model, torch_hub_checkpoints
+from facegraft.geometry.alignment import (
     LEFT_EYE,
     RIGHT_EYE,
     canonical_box,
@@ -29,7 +30,6 @@ from facegraft.extract.alignment import (
     to_canonical,
     transform_points,
 )
-from facegraft.extract.model_files import require_file, shipped_model, torch_hub_checkpoints
 from facegraft.registry import lookup
 
 

@@ -1,4 +1,4 @@
-"""Builds the canonical mean face and the detector boxes stored in data/mean_face.json.
+"""Builds the canonical mean face and the detector boxes stored in geometry/data/mean_face.json.
 
 The mean face is the similarity-aligned average of dlib 68-point landmarks on the two public-domain photos
 that ship with the dependencies, made exactly left/right symmetric and normalised so that the inner face
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facegraft.extract.alignment import LEFT_EYE, MIRROR_68, RIGHT_EYE, transform_points, umeyama
+from facegraft.geometry.alignment import LEFT_EYE, MIRROR_68, RIGHT_EYE, transform_points, umeyama
 
 
 def symmetric_mean(shapes: list[np.ndarray]) -> np.ndarray:
@@ -69,4 +69,4 @@ def build(out: Path) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(build(Path(__file__).parent / "data" / "mean_face.json"))[:200])
+    print(json.dumps(build(Path(__file__).parents[1] / "geometry" / "data" / "mean_face.json"))[:200])

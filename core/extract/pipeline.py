@@ -16,12 +16,9 @@ import numpy as np
 from facegraft import __version__
 from facegraft.errors import InputError, StoreError
 from facegraft.extract import identity
-from facegraft.extract.alignment import FACE_TYPES, alignment_matrix
 from facegraft.extract.cuts import mark_cuts
 from facegraft.extract.detectors import DETECTORS, make_detector
 from facegraft.extract.landmarkers import LANDMARKERS, MAX_ENSEMBLE, make_landmarker
-from facegraft.extract.masks import MASKERS
-from facegraft.extract.pose import head_pose
 from facegraft.extract.tracker import (
     NORMALISERS,
     FaceFinder,
@@ -30,6 +27,9 @@ from facegraft.extract.tracker import (
     normalise_for_detection,
 )
 from facegraft.extract.writer import IMAGES_DONE_KEY, ShotWriter
+from facegraft.geometry.alignment import FACE_TYPES, alignment_matrix
+from facegraft.geometry.masks import MASKERS
+from facegraft.geometry.pose import head_pose
 from facegraft.io.colour import ColourConverter, resolve_colourspace
 from facegraft.io.framespec import select_frames
 from facegraft.io.plate import Plate, open_plate
@@ -270,7 +270,8 @@ def extract(
     opts: ExtractOptions | None = None,
     progress_mode: str = "auto",
 ) -> ExtractSummary:
-    """Extract faces from a plate into `shot_dir`; frames already stored are skipped (resume)."""
+    """Extract faces from a plate into `shot_dir`; frames already stored are skipped (resume). The tracks
+    are grouped into persons (`opts.persons`) by `persons.shot.extract_shot`, which calls this."""
     opts = opts or ExtractOptions()
     opts.validate()
     t0 = time.monotonic()
@@ -429,10 +430,5 @@ def _run(
         raise
     writer.close()
     progress.close()
-    if opts.persons and opts.embeddings and summary.frames_done:
-        from facegraft.persons.shot import group
-
-        summary.persons = len(group(store, faces_dir, progress_mode=progress_mode))
-    elif store.persons():
-        summary.persons = len(store.persons())
+    summary.persons = len(store.persons())
     return summary

@@ -23,7 +23,10 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from facegraft.extract.alignment import (
+from facegraft.extract.detectors import Detection, Detector
+from facegraft.extract.landmarkers import Landmarker
+from facegraft.extract.verify import face_check
+from facegraft.geometry.alignment import (
     LEFT_EYE,
     RIGHT_EYE,
     eye_distance,
@@ -31,9 +34,6 @@ from facegraft.extract.alignment import (
     transform_points,
     umeyama,
 )
-from facegraft.extract.detectors import Detection, Detector
-from facegraft.extract.landmarkers import Landmarker
-from facegraft.extract.verify import face_check
 from facegraft.store.alignments import LANDMARKS_UNRELIABLE
 
 SETTLED = 0.02  # landmarks moving less than this (of the eye distance) under another pass are settled

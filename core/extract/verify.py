@@ -10,8 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facegraft.extract.alignment import canonical_box, to_canonical
 from facegraft.extract.detectors import shared_hog
+from facegraft.geometry.alignment import canonical_box, to_canonical
 
 FACE_PX = 100  # canonical box side in the verification crop: HOG's window is 80 px
 NO_FACE = -2.0

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from facegraft.extract.alignment import warp_face
-from facegraft.extract.masks import landmark_masks
+from facegraft.geometry.alignment import warp_face
+from facegraft.geometry.masks import landmark_masks
 from facegraft.store.alignments import AlignmentsStore, FrameRecord
 from facegraft.store.face_images import write_face_image
 

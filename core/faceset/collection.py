@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from facegraft.errors import InputError
-from facegraft.extract.alignment import mean_face, transform_points
+from facegraft.geometry.alignment import canonical_crop_landmarks, transform_points
 from facegraft.options import opt
 from facegraft.store.alignments import LANDMARKS_UNRELIABLE, NOT_TARGET, AlignmentsStore, Face, Person
 from facegraft.store.face_images import face_image_name, read_face_tags
@@ -146,16 +146,6 @@ class Faceset:
     def relative(self, path: Path) -> str:
         """A path as the store records it: relative to the faces folder, with forward slashes."""
         return path.relative_to(self.folder).as_posix()
-
-
-def canonical_crop_landmarks(face_type_name: str, size: int) -> np.ndarray:
-    """(68, 2) mean-face landmarks in the pixels of a `size` aligned crop of the face type."""
-    from facegraft.extract.alignment import face_type
-
-    ft = face_type(face_type_name)
-    scale = size / (2.0 * ft.half_width)
-    m = np.array([[scale, 0.0, size / 2 - scale * 0.5], [0.0, scale, size / 2 - scale * ft.centre_y]])
-    return transform_points(mean_face(), m)
 
 
 def _is_int(text: str) -> bool:

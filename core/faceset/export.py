@@ -17,8 +17,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from facegraft.errors import InputError
-from facegraft.extract.alignment import alignment_matrix, face_type, warp_face
-from facegraft.extract.masks import MASKERS, landmark_masks
 from facegraft.faceset.collection import (
     FACES_DIR,
     GatherOptions,
@@ -26,6 +24,8 @@ from facegraft.faceset.collection import (
     new_shot_folder,
     require_new_folder,
 )
+from facegraft.geometry.alignment import alignment_matrix, face_type, warp_face
+from facegraft.geometry.masks import MASKERS, landmark_masks
 from facegraft.io.colour import ColourConverter, resolve_colourspace
 from facegraft.io.plate import open_plate
 from facegraft.progress import Progress

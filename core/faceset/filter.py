@@ -13,7 +13,8 @@ import numpy as np
 
 from facegraft.errors import InputError
 from facegraft.extract.identity import SAME_PERSON
-from facegraft.faceset.collection import FaceItem, Faceset, move_files, open_faceset
+from facegraft.extract.photo import photo_embedding
+from facegraft.faceset.collection import Faceset, move_files, open_faceset
 from facegraft.faceset.survey import embeddings
 from facegraft.options import opt
 from facegraft.store.alignments import NOT_TARGET
@@ -66,30 +67,6 @@ def reference_embedding(faceset: Faceset, reference: str, all_embeddings: np.nda
         if item.path.resolve() == resolved:
             return all_embeddings[i]
     return photo_embedding(path)
-
-
-def photo_embedding(path: Path) -> np.ndarray:
-    """(128,) embedding of the largest face found in a photo (or of an aligned face PNG by its tags)."""
-    from facegraft.extract import identity
-    from facegraft.extract.alignment import face_size
-    from facegraft.extract.pipeline import ExtractOptions, build_tracker
-    from facegraft.io.colour import ColourConverter, resolve_colourspace
-    from facegraft.io.plate import open_plate
-    from facegraft.store.face_images import read_face_png, read_face_tags
-
-    if path.suffix.lower() == ".png" and read_face_tags(path).get("face_type"):
-        rgb = read_face_png(path)
-        item = FaceItem(path, None, None, read_face_tags(path))
-        return identity.embed(rgb, item.crop_landmarks(rgb.shape[0]))
-    with open_plate(path) as plate:
-        conv = ColourConverter(resolve_colourspace(plate.default_colourspace))
-        _, pixels = next(iter(plate.iter_frames(plate.frames[:1])))
-        rgb = conv.to_working_uint8(pixels)
-    faces = build_tracker(ExtractOptions(embeddings=False, detect_every=1)).step(rgb, 0)
-    if not faces:
-        raise InputError("no face found in the reference photo", path)
-    largest = max(faces, key=lambda f: face_size(f.landmarks))
-    return identity.embed(rgb, largest.landmarks)
 
 
 def filter_faceset(

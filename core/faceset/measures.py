@@ -10,8 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facegraft.extract.alignment import LEFT_EYE, RIGHT_EYE, eye_distance
-from facegraft.extract.masks import components_mask
+from facegraft.geometry.alignment import LEFT_EYE, RIGHT_EYE, eye_distance
+from facegraft.geometry.masks import components_mask
 
 HIST_BINS = 32
 

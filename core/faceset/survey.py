@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from facegraft.errors import InputError
-from facegraft.extract.alignment import face_size
 from facegraft.faceset import measures
 from facegraft.faceset.collection import FaceItem, Faceset
+from facegraft.geometry.alignment import face_size
 from facegraft.progress import Progress
 from facegraft.store.face_images import read_face_png
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facegraft.errors import InputError
-from facegraft.extract.masks import MASKERS
+from facegraft.geometry.masks import MASKERS
 from facegraft.mask.faces import face_crops
 from facegraft.mask.model import load_mask_model
 from facegraft.mask.options import LABEL, PREDICTED

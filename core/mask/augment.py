@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facegraft.train.augment import lab_shift, random_warp_maps
+from facegraft.imaging.augment import lab_shift, random_warp_maps
 
 
 @dataclass(frozen=True)

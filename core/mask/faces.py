@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 
 from facegraft.errors import InputError
-from facegraft.extract.alignment import warp_face
 from facegraft.faceset.collection import FACES_DIR
 from facegraft.faceset.export import plates_of
+from facegraft.geometry.alignment import warp_face
 from facegraft.io.colour import ColourConverter, resolve_colourspace
 from facegraft.io.plate import open_plate
 from facegraft.store.alignments import AlignmentsStore, Face

@@ -13,7 +13,7 @@ import torch
 
 from facegraft.errors import InputError
 from facegraft.mask.network import KIND, MaskConfig, MaskNet, build_mask_net
-from facegraft.train.checkpoint import MANIFEST, MODEL_FILE, STATE_FILE, Checkpoint, CheckpointStore
+from facegraft.models.checkpoint import MANIFEST, MODEL_FILE, STATE_FILE, Checkpoint, CheckpointStore
 
 DECISIVE_RAMP = 0.125  # probability span of the stored mask's edge ramp (about a crop pixel wide)
 

@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from facegraft.errors import InputError
-from facegraft.extract.alignment import FACE_TYPES
+from facegraft.geometry.alignment import FACE_TYPES
 
 KIND = "mask"  # the `kind` a mask model's checkpoints record, so a face-swap model is never taken for one
 LEVELS = 4

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from facegraft.errors import InputError
+from facegraft.models.precision import BF16_MODES
 from facegraft.options import opt
-from facegraft.train.options import BF16_MODES
 
 LABEL = "label"  # the stored mask that hand-made labels live in (255 = visible face, 0 = not face)
 PREDICTED = "occlusion"  # the stored mask `mask apply` writes by default

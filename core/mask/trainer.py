@@ -30,9 +30,9 @@ from facegraft.mask.faces import LabelledFaces, load_labelled
 from facegraft.mask.model import mask_config_of
 from facegraft.mask.network import KIND, MaskConfig, build_mask_net
 from facegraft.mask.options import MaskTrainOptions
+from facegraft.models.checkpoint import CheckpointStore
+from facegraft.models.loss_plot import write_loss_plot
 from facegraft.progress import Progress
-from facegraft.train.checkpoint import CheckpointStore
-from facegraft.train.preview import write_loss_plot
 
 PREVIEW_FACES = 4
 

@@ -59,7 +59,7 @@ from facegraft.merge.options import MergeOptions, OutputOptions, PersonOptions
 from facegraft.merge.passes import MergedFrame, PassWriter, write_json, write_patch
 from facegraft.merge.recolour import RECOLOUR_MODES, recolour
 from facegraft.merge.smoothing import smooth_track, velocity
-from facegraft.merge.swap_model import SwapModel, load_swap_model
+from facegraft.models.swap_model import SwapModel, load_swap_model
 from facegraft.progress import Progress
 from facegraft.provenance.c2pa_manifest import load_signing_key, sign_file
 from facegraft.provenance.c2pa_sidecar import write_sidecar

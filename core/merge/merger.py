@@ -15,13 +15,13 @@ import cv2
 import numpy as np
 
 from facegraft.errors import InputError
-from facegraft.extract.alignment import alignment_matrix, invert_affine, transform_points, warp_face
-from facegraft.extract.masks import components_mask
+from facegraft.geometry.alignment import alignment_matrix, invert_affine, transform_points, warp_face
+from facegraft.geometry.masks import components_mask
 from facegraft.io.colour import ColourConverter
 from facegraft.mask.stored import StoredMask
 from facegraft.merge import blend, matte
 from facegraft.merge.options import MergeOptions
-from facegraft.merge.swap_model import SwapModel
+from facegraft.models.swap_model import SwapModel
 
 # Matte values below this are set to 0: far below a half-float step of the plate, they would only stop
 # the comp from being the plate's exact value where nothing of the face shows.

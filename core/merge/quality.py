@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 
 from facegraft.extract import identity
-from facegraft.extract.alignment import eye_distance
-from facegraft.extract.masks import components_mask
+from facegraft.geometry.alignment import eye_distance
+from facegraft.geometry.masks import components_mask
 
 
 @dataclass

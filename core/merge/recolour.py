@@ -14,7 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facegraft.merge.colour_transfer import COLOUR_TRANSFERS, colour_transfer
+from facegraft.imaging.colour_transfer import COLOUR_TRANSFERS, colour_transfer
 from facegraft.registry import lookup
 
 

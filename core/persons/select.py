@@ -88,7 +88,7 @@ def resolve_persons(store: AlignmentsStore, specs: Iterable[str]) -> list[Person
 
 def match_photo(persons: list[Person], path: Path) -> Person:
     """The one person whose mean descriptor lies within MATCH of the largest face in the photo."""
-    from facegraft.faceset.filter import photo_embedding
+    from facegraft.extract.photo import photo_embedding
 
     ref = photo_embedding(path)
     scored = sorted(

@@ -9,18 +9,23 @@ whose faces mostly land in one new group, so names survive a re-run.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from facegraft.errors import InputError
-from facegraft.extract.alignment import eye_distance, transform_points
+from facegraft.geometry.alignment import eye_distance, transform_points
 from facegraft.persons.grouping import THRESHOLD, TrackSamples, group_tracks
 from facegraft.progress import Progress
 from facegraft.store.alignments import LANDMARKS_UNRELIABLE, AlignmentsStore, Face, Person
 from facegraft.store.face_images import read_face_png
+
+if TYPE_CHECKING:
+    from facegraft.extract.pipeline import ExtractOptions, ExtractSummary
 
 SAMPLES = 5  # faces embedded per track
 UNRELIABLE_WEIGHT = 0.25  # a face whose 68-point fit failed is a poor identity sample
@@ -152,6 +157,27 @@ def group(
     ]
     _store_groups(store, new_groups)
     return summaries(store)
+
+
+def extract_shot(
+    plate_path: str | Path,
+    shot_dir: str | Path,
+    opts: ExtractOptions | None = None,
+    progress_mode: str = "auto",
+) -> ExtractSummary:
+    """A plate extracted into `shot_dir` (extract.pipeline.extract), then its tracks grouped into persons
+    when the options ask for it (`persons`, with the identity embeddings it needs): what `facegraft
+    extract` does."""
+    from facegraft.extract.pipeline import FACES_DIR, ExtractOptions, extract
+
+    opts = opts or ExtractOptions()
+    summary = extract(plate_path, shot_dir, opts, progress_mode)
+    if opts.persons and opts.embeddings and summary.frames_done:
+        start = time.monotonic()
+        with AlignmentsStore.open(Path(shot_dir)) as store:
+            summary.persons = len(group(store, Path(shot_dir) / FACES_DIR, progress_mode=progress_mode))
+        summary.seconds += time.monotonic() - start
+    return summary
 
 
 def _store_groups(store: AlignmentsStore, groups: list[tuple[list[Face], np.ndarray]]) -> None:

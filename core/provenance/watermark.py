@@ -22,7 +22,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from facegraft.extract.alignment import alignment_matrix, invert_affine, mean_face, transform_points
+from facegraft.geometry.alignment import alignment_matrix, invert_affine, mean_face, transform_points
 
 ENGINE_ID = 0xFA  # facegraft's engine id in the payload: 8 bits
 JOB_BITS = 16

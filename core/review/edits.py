@@ -20,11 +20,11 @@ import numpy as np
 
 from facegraft.errors import InputError, StoreError
 from facegraft.extract import identity
-from facegraft.extract.alignment import alignment_matrix, invert_affine, transform_points
-from facegraft.extract.masks import MASKERS, landmark_masks
 from facegraft.extract.pipeline import build_faces
-from facegraft.extract.pose import head_pose
 from facegraft.extract.tracker import FaceFinder, TrackedFace, landmark_box
+from facegraft.geometry.alignment import alignment_matrix, invert_affine, transform_points
+from facegraft.geometry.masks import MASKERS, landmark_masks
+from facegraft.geometry.pose import head_pose
 from facegraft.review.masks import carried, carry_mask, paint_stroke, start_mask
 from facegraft.review.shot import ReviewShot
 from facegraft.store.alignments import (

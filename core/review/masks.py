@@ -3,7 +3,7 @@ new crop when an edit moves the face's alignment.
 
 A painted mask is stored by name (default ``label``, the name the occlusion-mask trainer learns from):
 (size, size) uint8, 255 = face to keep, 0 = not face (an occluder, background), in the stored face's
-aligned crop space. Landmark masks (`extract.masks.MASKERS`) are never painted: they are redrawn from the
+aligned crop space. Landmark masks (`geometry.masks.MASKERS`) are never painted: they are redrawn from the
 landmarks whenever those change.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import cv2
 import numpy as np
 
-from facegraft.extract.masks import MASKERS
+from facegraft.geometry.masks import MASKERS
 
 LABEL = "label"
 # The mask a new painted mask starts from, first found: the landmark masks extraction stores.

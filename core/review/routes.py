@@ -29,7 +29,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from facegraft.errors import FacegraftError
-from facegraft.extract.alignment import warp_face
+from facegraft.geometry.alignment import warp_face
 from facegraft.review import edits, overview
 from facegraft.review.masks import LABEL, start_mask
 from facegraft.review.session import PRIVATE_HEADERS

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from facegraft.errors import InputError
-from facegraft.extract.alignment import warp_face
 from facegraft.extract.pipeline import FACES_DIR, ExtractOptions, build_tracker
 from facegraft.extract.tracker import FaceFinder
+from facegraft.geometry.alignment import warp_face
 from facegraft.io.colour import ColourConverter, resolve_colourspace
 from facegraft.io.plate import Plate, open_plate
 from facegraft.store.alignments import AlignmentsStore

@@ -48,7 +48,7 @@ class FrameEngine:
 
     def model(self, path: str):
         """The swap model at `path`, loaded once and kept (least recently used dropped)."""
-        from facegraft.merge.swap_model import load_swap_model
+        from facegraft.models.swap_model import load_swap_model
 
         if path in self._models:
             self._models.move_to_end(path)

@@ -22,7 +22,7 @@ import torch
 
 from facegraft import __version__
 from facegraft.errors import FacegraftError, InputError
-from facegraft.train.models import FaceSwapModel
+from facegraft.models.networks import FaceSwapModel
 
 DEFAULT_OPSET = 18  # the newest opset torch's exporter writes natively (no version conversion)
 INPUT = "face"
@@ -50,7 +50,7 @@ def export_onnx(model_dir: str | Path, out_path: str | Path, opset: int = DEFAUL
         raise FacegraftError(
             "ONNX export needs the onnx and onnxscript packages (pip install onnx onnxscript)"
         ) from exc
-    from facegraft.merge.swap_model import load_swap_model
+    from facegraft.models.swap_model import load_swap_model
 
     loaded = load_swap_model(model_dir)  # the latest good save; InputError naming the folder otherwise
     model, cfg = loaded.model.float().eval(), loaded.config.to_dict()

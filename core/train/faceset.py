@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from facegraft.errors import InputError
-from facegraft.extract.alignment import transform_points
+from facegraft.geometry.alignment import transform_points
 from facegraft.mask.stored import stored_masks
 from facegraft.persons.select import chosen_person
 from facegraft.store.alignments import NOT_TARGET, AlignmentsStore, Person

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from facegraft.models.precision import BF16_MODES, cpu_has_native_bf16
 from facegraft.options import opt
 from facegraft.train.sampler import SampleOptions
 
 ARCHS = ("df", "liae")
-BF16_MODES = ("auto", "on", "off")
 
 __all__ = ["ARCHS", "SampleOptions", "TrainOptions"]
 
@@ -77,7 +77,7 @@ class TrainOptions:
             raise InputError(f"--eyes-mouth-weight must not be negative, got {self.eyes_mouth_weight}")
 
     def model_config(self):  # -> ModelConfig (imported late: it needs torch)
-        from facegraft.train.models import ModelConfig
+        from facegraft.models.networks import ModelConfig
 
         return ModelConfig(
             arch=self.arch,
@@ -94,13 +94,3 @@ class TrainOptions:
         if self.bf16 == "on":
             return True
         return self.bf16 == "auto" and (cuda or cpu_has_native_bf16())
-
-
-def cpu_has_native_bf16() -> bool:
-    """True when /proc/cpuinfo lists avx512_bf16 or amx_bf16 (elsewhere bf16 is emulated and slower)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags

@@ -1,20 +1,15 @@
-"""Training previews: a PNG grid (source, its reconstruction, destination, its reconstruction, the swap)
-and a loss plot, written atomically into the model folder."""
+"""Training previews: a PNG grid (source, its reconstruction, destination, its reconstruction, the swap),
+written atomically into the model folder (the loss plot beside it is `models.loss_plot`)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
-
-def _write_png(path: Path, rgb: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
-    cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    os.replace(tmp, path)
+from facegraft.io.atomic import write_bytes_atomic
+from facegraft.io.png import encode_png
 
 
 def preview_grid(model: torch.nn.Module, batch: dict[str, np.ndarray]) -> np.ndarray:
@@ -34,40 +29,4 @@ def preview_grid(model: torch.nn.Module, batch: dict[str, np.ndarray]) -> np.nda
 
 def write_preview(model: torch.nn.Module, batch: dict[str, np.ndarray], path: Path) -> None:
     """The preview grid as a PNG at `path`."""
-    _write_png(path, preview_grid(model, batch))
-
-
-def loss_plot(history: list[float], width: int = 640, height: int = 240) -> np.ndarray:
-    """(H, W, 3) uint8 plot of the loss history on a log scale, raw in grey and smoothed in white."""
-    img = np.full((height, width, 3), 24, np.uint8)
-    if len(history) < 2:
-        return img
-    y = np.log10(np.maximum(np.asarray(history, np.float64), 1e-8))
-    k = max(1, len(y) // 50)
-    smooth = np.convolve(y, np.ones(k) / k, mode="valid")
-    lo, hi = float(y.min()), float(y.max()) + 1e-9
-    pad = 30
-
-    def pts(v: np.ndarray) -> np.ndarray:
-        x = np.linspace(pad, width - 10, len(v))
-        yy = height - pad - (v - lo) / (hi - lo) * (height - 2 * pad)
-        return np.stack([x, yy], 1).astype(np.int32)
-
-    cv2.polylines(img, [pts(y)], False, (110, 110, 110), 1, cv2.LINE_AA)
-    cv2.polylines(img, [pts(smooth)], False, (255, 255, 255), 2, cv2.LINE_AA)
-    cv2.putText(img, f"loss {10**hi:.4f}", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (200, 200, 200), 1)
-    cv2.putText(
-        img,
-        f"{10**lo:.4f}   steps 0..{len(history)}",
-        (4, height - 8),
-        cv2.FONT_HERSHEY_SIMPLEX,
-        0.4,
-        (200, 200, 200),
-        1,
-    )
-    return img
-
-
-def write_loss_plot(history: list[float], path: Path) -> None:
-    """The loss plot as a PNG at `path`."""
-    _write_png(path, loss_plot(history))
+    write_bytes_atomic(path, encode_png(preview_grid(model, batch)), "the preview")

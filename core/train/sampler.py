@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facegraft.extract.masks import components_mask
-from facegraft.merge.colour_transfer import COLOUR_TRANSFERS, colour_transfer
+from facegraft.geometry.masks import components_mask
+from facegraft.imaging.augment import clahe, flip, flip_landmarks, lab_shift, random_warp, warp_to_landmarks
+from facegraft.imaging.colour_transfer import COLOUR_TRANSFERS, colour_transfer
 from facegraft.options import opt
-from facegraft.train.augment import clahe, flip, flip_landmarks, lab_shift, random_warp, warp_to_landmarks
 from facegraft.train.faceset import Faceset, yaw_balanced_weights
 
 

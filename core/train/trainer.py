@@ -20,16 +20,17 @@ import torch
 
 from facegraft import __version__
 from facegraft.errors import InputError
+from facegraft.models.checkpoint import CheckpointStore
+from facegraft.models.loss_plot import write_loss_plot
+from facegraft.models.networks import ModelConfig, build_model
 from facegraft.progress import Progress
 from facegraft.train import distributed, gan
-from facegraft.train.checkpoint import CheckpointStore
 from facegraft.train.faceset import Faceset, load_faceset
 from facegraft.train.loader import BatchLoader
 from facegraft.train.losses import mask_loss, masked_face_loss
-from facegraft.train.models import ModelConfig, build_model
 from facegraft.train.optim import LRDropoutAdam
 from facegraft.train.options import TrainOptions
-from facegraft.train.preview import write_loss_plot, write_preview
+from facegraft.train.preview import write_preview
 
 
 @dataclass

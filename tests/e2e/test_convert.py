@@ -18,9 +18,9 @@ import torch
 from facegraft.extract.pipeline import ExtractOptions, extract
 from facegraft.io.images import read_image
 from facegraft.merge.passes import read_passes
+from facegraft.models.checkpoint import CheckpointStore
+from facegraft.models.networks import ModelConfig, build_model
 from facegraft.sample_plates import camera_path, render, write_exr_sequence, write_png_sequence
-from facegraft.train.checkpoint import CheckpointStore
-from facegraft.train.models import ModelConfig, build_model
 
 FIRST = 1001
 N = 6

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facegraft.extract.alignment import eye_distance, transform_points
 from facegraft.extract.pipeline import ExtractOptions, extract
+from facegraft.geometry.alignment import eye_distance, transform_points
 from facegraft.sample_plates import Move, render, write_png_sequence
 from facegraft.store.alignments import LANDMARKS_UNRELIABLE, AlignmentsStore
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facegraft.extract.alignment import eye_distance
 from facegraft.extract.pipeline import ExtractOptions, extract
+from facegraft.geometry.alignment import eye_distance
 from facegraft.io.images import read_image, write_image
 from facegraft.sample_plates import Move, render, write_exr_sequence, write_png_sequence, write_video
 from facegraft.store.alignments import AlignmentsStore

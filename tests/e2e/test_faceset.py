@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from facegraft.cli import main as facegraft_main
-from facegraft.extract.alignment import mean_face
 from facegraft.extract.pipeline import ExtractOptions, extract
+from facegraft.geometry.alignment import mean_face
 from facegraft.sample_data import no_face
 from facegraft.sample_plates import Move, render, turn_head, write_png_sequence
 from facegraft.store.alignments import AlignmentsStore
@@ -264,7 +264,7 @@ def test_merge_dedupe_drops_copies_but_keeps_other_poses(photos, reference_landm
 
 
 def test_export_rebuilds_the_faceset_at_another_face_type_and_size(shots, tmp_path):
-    from facegraft.faceset.collection import canonical_crop_landmarks
+    from facegraft.geometry.alignment import canonical_crop_landmarks
 
     out = tmp_path / "whole128"
     assert (

@@ -20,14 +20,14 @@ from test_convert import _save_model, facegraft, summary  # the same tiny model 
 from test_train import TINY
 
 from facegraft.extract import identity
-from facegraft.extract.alignment import transform_points
 from facegraft.extract.identity import SAME_PERSON
+from facegraft.geometry.alignment import transform_points
 from facegraft.io.images import read_image
 from facegraft.merge.passes import read_passes
+from facegraft.models.checkpoint import load_latest
 from facegraft.review.edits import FaceRef, mark_not_target
 from facegraft.store.alignments import NOT_TARGET, AlignmentsStore
 from facegraft.store.face_images import read_face_png, read_face_tags
-from facegraft.train.checkpoint import load_latest
 from facegraft.train.faceset import load_faceset
 
 

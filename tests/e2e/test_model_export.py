@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from facegraft.cli import main
-from facegraft.train.checkpoint import CheckpointStore
-from facegraft.train.models import ModelConfig, build_model
+from facegraft.models.checkpoint import CheckpointStore
+from facegraft.models.networks import ModelConfig, build_model
 
 
 def _saved_model(folder, arch: str = "df", seed: int = 0):

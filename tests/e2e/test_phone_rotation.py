@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 
-from facegraft.extract.alignment import eye_distance
+from facegraft.geometry.alignment import eye_distance
 from facegraft.io.plate import open_plate
 from facegraft.merge.video_out import VideoWriter
 from facegraft.sample_plates import write_video

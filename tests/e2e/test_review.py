@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from facegraft.cli import main as facegraft_main
-from facegraft.extract.alignment import transform_points
 from facegraft.extract.pipeline import ExtractOptions, extract
+from facegraft.geometry.alignment import transform_points
 from facegraft.review.masks import LABEL
 from facegraft.sample_plates import Move, render, write_png_sequence
 from facegraft.store.alignments import LANDMARKS_UNRELIABLE, AlignmentsStore

@@ -41,7 +41,8 @@ def make_two_person_job(root: Path, photos, frames: int = FRAMES) -> dict:
     untrained model, and a reference photo of the person on the right."""
     import cv2
 
-    from facegraft.extract.pipeline import ExtractOptions, extract
+    from facegraft.extract.pipeline import ExtractOptions
+    from facegraft.persons.shot import extract_shot
     from facegraft.sample_plates import write_png_sequence
     from facegraft.store.alignments import AlignmentsStore, Person
 
@@ -49,7 +50,7 @@ def make_two_person_job(root: Path, photos, frames: int = FRAMES) -> dict:
     write_png_sequence([two_shot(photos, 3 * i) for i in range(frames)], root / "plate" / "plate.%04d.png", 1)
     plate = root / "plate" / "plate.####.png"
     shot = root / "shot"
-    extract(plate, shot, ExtractOptions(min_size=80, size=128), progress_mode="quiet")
+    extract_shot(plate, shot, ExtractOptions(min_size=80, size=128), progress_mode="quiet")
     with AlignmentsStore.open(shot) as store:
         faces = store.faces()
         assert len(faces) == 2 * frames, f"expected two faces a frame, found {len(faces)}"

@@ -12,8 +12,8 @@ import pytest
 
 from facegraft.errors import StoreError
 from facegraft.extract.pipeline import ExtractOptions, extract
+from facegraft.models.checkpoint import CheckpointStore
 from facegraft.sample_plates import camera_path, render, write_png_sequence
-from facegraft.train.checkpoint import CheckpointStore
 
 TINY = [
     "--resolution",

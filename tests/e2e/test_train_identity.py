@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from test_train import TINY, _cmd, make_shots  # the same two extracted shots, model and command
 
-from facegraft.train.checkpoint import CheckpointStore
+from facegraft.models.checkpoint import CheckpointStore
 
 STEPS = 150
 
@@ -26,9 +26,9 @@ def test_a_few_minutes_of_training_moves_the_swap_towards_the_source_identity(sh
     falls by more than half, and the destination faces run through the source path are measurably closer
     to the source person (dlib face-recognition distance) than the destination faces themselves."""
     from facegraft.extract import identity
+    from facegraft.models.networks import ModelConfig, build_model
     from facegraft.train.evaluate import swap_identity
     from facegraft.train.faceset import load_faceset
-    from facegraft.train.models import ModelConfig, build_model
 
     model = tmp_path / "model"
     proc = subprocess.run(

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facegraft.extract.alignment import (
+from facegraft.geometry.alignment import (
     FACE_TYPES,
     MIRROR_68,
     alignment_matrix,

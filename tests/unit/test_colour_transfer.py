@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facegraft.merge.colour_transfer import COLOUR_TRANSFERS, colour_transfer
+from facegraft.imaging.colour_transfer import COLOUR_TRANSFERS, colour_transfer
 
 
 @pytest.fixture(scope="module")

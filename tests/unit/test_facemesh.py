@@ -12,10 +12,10 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from facegraft.extract.alignment import eye_distance
 from facegraft.extract.detectors import make_detector
 from facegraft.extract.landmarkers import facemesh_table, make_landmarker, mesh_to_ibug68
 from facegraft.extract.pipeline import ExtractOptions
+from facegraft.geometry.alignment import eye_distance
 
 MODEL_SHA256 = "2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493"
 INNER = np.r_[17:68]  # brows, nose, eyes, mouth: where the two models' conventions agree

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from facegraft.errors import InputError
-from facegraft.extract.alignment import eye_distance
 from facegraft.extract.landmarkers import MAX_ENSEMBLE, jitter_table, jittered_boxes, make_landmarker
 from facegraft.extract.pipeline import ExtractOptions
+from facegraft.geometry.alignment import eye_distance
 
 
 def test_the_first_nine_boxes_are_the_hand_placed_ones_and_more_fill_the_range_without_repeats() -> None:

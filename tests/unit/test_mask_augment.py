@@ -6,6 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from facegraft.imaging.augment import random_warp_maps
 from facegraft.mask.augment import (
     AugmentOptions,
     batch_for_seed,
@@ -13,7 +14,6 @@ from facegraft.mask.augment import (
     paste_occluder,
     random_similarity,
 )
-from facegraft.train.augment import random_warp_maps
 
 R = 64
 

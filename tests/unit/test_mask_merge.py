@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from facegraft.errors import InputError
-from facegraft.extract.alignment import alignment_matrix, mean_face, transform_points
-from facegraft.extract.masks import components_mask
+from facegraft.geometry.alignment import alignment_matrix, mean_face, transform_points
+from facegraft.geometry.masks import components_mask
 from facegraft.io.colour import ColourConverter
 from facegraft.mask.stored import StoredMask
 from facegraft.merge.merger import FaceTask, prepare_faces, raw_mask, stored_mask_in_crop
 from facegraft.merge.options import MASK_MODES, MergeOptions
-from facegraft.merge.swap_model import SwapModel
-from facegraft.train.models import ModelConfig, build_model
+from facegraft.models.networks import ModelConfig, build_model
+from facegraft.models.swap_model import SwapModel
 
 
 def _plate_landmarks(angle: float = 12.0, scale: float = 140.0, at=(260.0, 190.0)) -> np.ndarray:

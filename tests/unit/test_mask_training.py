@@ -15,11 +15,11 @@ from facegraft.mask.apply import apply_mask_model
 from facegraft.mask.model import decisive, load_mask_model
 from facegraft.mask.options import MaskTrainOptions
 from facegraft.mask.trainer import train_mask
+from facegraft.models.checkpoint import CheckpointStore
+from facegraft.models.networks import ModelConfig, build_model
 from facegraft.sample_plates import camera_path, render, write_png_sequence
 from facegraft.store.alignments import AlignmentsStore
-from facegraft.train.checkpoint import CheckpointStore
 from facegraft.train.faceset import load_faceset
-from facegraft.train.models import ModelConfig, build_model
 from facegraft.train.sampler import SampleOptions, batch_for_seed
 
 TINY = {"resolution": 64, "dims": 4, "batch": 2, "save_every": 2, "preview_every": 2}

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from facegraft.extract.alignment import MIRROR_68, alignment_matrix, transform_points
-from facegraft.extract.masks import MASKERS, components_mask, extended_mask, landmark_masks
-from facegraft.extract.pose import head_pose
+from facegraft.geometry.alignment import MIRROR_68, alignment_matrix, transform_points
+from facegraft.geometry.masks import MASKERS, components_mask, extended_mask, landmark_masks
+from facegraft.geometry.pose import head_pose
 
 NAMES = ["astronaut", "grace_hopper"]
 
@@ -205,7 +205,7 @@ def test_mask_area_scales_with_size_squared(reference_landmarks, name: str) -> N
 
 
 def test_mask_is_left_right_symmetric_for_a_symmetric_face() -> None:
-    from facegraft.extract.alignment import mean_face
+    from facegraft.geometry.alignment import mean_face
 
     pts = mean_face() * 160 + 48  # a symmetric face centred in a 256 crop
     for fn in (components_mask, extended_mask):

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from facegraft.errors import FacegraftError, StoreError
-from facegraft.train.checkpoint import (
+from facegraft.models.checkpoint import (
     BEST,
     CHECKPOINTS,
     LATEST,
@@ -199,7 +199,7 @@ _CHILD = textwrap.dedent(
     """
     import sys
     import torch
-    from facegraft.train.checkpoint import CheckpointStore
+    from facegraft.models.checkpoint import CheckpointStore
 
     torch.set_num_threads(1)
     model = torch.nn.Linear(1024, 1024)  # ~4 MB of weights, ~12 MB a save with Adam's moments

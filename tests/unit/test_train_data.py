@@ -7,8 +7,8 @@ import pytest
 
 from facegraft.errors import InputError
 from facegraft.extract.pipeline import ExtractOptions, extract
+from facegraft.imaging.augment import clahe, flip, lab_shift, random_warp, random_warp_maps
 from facegraft.sample_plates import camera_path, render, write_png_sequence
-from facegraft.train.augment import clahe, flip, lab_shift, random_warp, random_warp_maps
 from facegraft.train.faceset import load_faceset, yaw_balanced_weights
 
 

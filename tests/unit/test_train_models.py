@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from facegraft.train.losses import mask_loss, masked_face_loss
-from facegraft.train.models import (
+from facegraft.models.networks import (
     MODELS,
     DFModel,
     LIAEModel,
     ModelConfig,
     ModelConfigError,
     build_model,
-    count_flops,
 )
+from facegraft.train.flops import count_flops
+from facegraft.train.losses import mask_loss, masked_face_loss
 
 torch.set_flush_denormal(True)
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from facegraft.errors import InputError, StoreError
+from facegraft.imaging.augment import landmark_warp_maps, warp_to_landmarks
+from facegraft.models.checkpoint import CheckpointStore, NonFiniteWeights
 from facegraft.train import gan
-from facegraft.train.augment import landmark_warp_maps, warp_to_landmarks
-from facegraft.train.checkpoint import CheckpointStore, NonFiniteWeights
 from facegraft.train.optim import LRDropoutAdam
 from facegraft.train.options import TrainOptions
 
@@ -167,7 +167,7 @@ def test_checkpoint_parts_round_trip_and_older_saves_load_without_them(tmp_path)
 
 def _landmarks(size: int = 64) -> np.ndarray:
     """The mean face's 68 landmarks in a `size` px full-face crop."""
-    from facegraft.extract.alignment import alignment_matrix, mean_face, transform_points
+    from facegraft.geometry.alignment import alignment_matrix, mean_face, transform_points
 
     pts = mean_face() * 100 + 200
     return transform_points(pts, alignment_matrix(pts, "full", size)).astype(np.float32)
@@ -230,8 +230,8 @@ def test_train_flags_and_validation():
 
 
 def test_eye_mouth_priority_weighs_eye_and_mouth_errors_in_the_training_step():
+    from facegraft.models.networks import ModelConfig, build_model
     from facegraft.train.losses import landmark_region_masks
-    from facegraft.train.models import ModelConfig, build_model
     from facegraft.train.trainer import forward_losses
 
     torch.manual_seed(0)

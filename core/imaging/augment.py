@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facegraft.extract.alignment import MIRROR_68
+from facegraft.geometry.alignment import MIRROR_68
 
 
 def random_warp_maps(

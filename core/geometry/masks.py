@@ -9,7 +9,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from facegraft.extract.alignment import transform_points
+from facegraft.geometry.alignment import transform_points
 
 # Convex parts whose union follows the non-convex outline of the face.
 _PARTS = [

@@ -68,7 +68,7 @@ def face_type(name: str) -> FaceType:
 
 @lru_cache(maxsize=1)
 def _canonical() -> dict:
-    with resources.files("facegraft.extract").joinpath("data/mean_face.json").open() as f:
+    with resources.files("facegraft.geometry").joinpath("data/mean_face.json").open() as f:
         return json.load(f)
 
 
@@ -165,3 +165,11 @@ def face_size(landmarks: np.ndarray) -> float:
     """Size of a face in plate pixels: the side of the canonical unit square (inner face) on the plate."""
     m = to_canonical(landmarks)
     return float(1.0 / np.sqrt(abs(np.linalg.det(m[:2, :2]))))
+
+
+def canonical_crop_landmarks(face_type_name: str, size: int) -> np.ndarray:
+    """(68, 2) mean-face landmarks in the pixels of a `size` aligned crop of the face type."""
+    ft = face_type(face_type_name)
+    scale = size / (2.0 * ft.half_width)
+    m = np.array([[scale, 0.0, size / 2 - scale * 0.5], [0.0, scale, size / 2 - scale * ft.centre_y]])
+    return transform_points(mean_face(), m)

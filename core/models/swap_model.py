@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from facegraft.errors import InputError
-from facegraft.train.checkpoint import MANIFEST, CheckpointStore
-from facegraft.train.models import FaceSwapModel, ModelConfig, build_model
+from facegraft.models.checkpoint import MANIFEST, CheckpointStore
+from facegraft.models.networks import FaceSwapModel, ModelConfig, build_model
 
 
 @dataclass

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from facegraft.errors import InputError
-from facegraft.extract.alignment import FACE_TYPES
+from facegraft.geometry.alignment import FACE_TYPES
 
 MIN_RESOLUTION = 64
 MAX_RESOLUTION = 512
@@ -38,7 +38,7 @@ class ModelConfig:
 
     arch: str = "df"  # "df" | "liae"
     resolution: int = 128  # face crop size in px: 64..512, a multiple of 16
-    face_type: str = "full"  # crop the model was trained on (see facegraft.extract.alignment.FACE_TYPES)
+    face_type: str = "full"  # crop the model was trained on (see facegraft.geometry.alignment.FACE_TYPES)
     ae_dims: int = 256  # bottleneck width
     e_dims: int = 64  # encoder channels of the first downscale (then 2x, 4x, 8x)
     d_dims: int = 64  # decoder channels (8x, 4x, 2x through the three upscales)
@@ -287,29 +287,3 @@ def build_model(cfg: ModelConfig) -> FaceSwapModel:
     """The model registered as `cfg.arch`, freshly initialised (float32, on the CPU)."""
     cfg.validate()
     return MODELS[cfg.arch](cfg)
-
-
-def count_flops(model: FaceSwapModel, resolution: int | None = None, batch: int = 1) -> int:
-    """FLOPs of one training step's forward + backward (both identities, `batch` images each).
-
-    Measured with torch.utils.flop_counter on random inputs; gradients are not kept on the model."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from facegraft.train.losses import mask_loss, masked_face_loss
-
-    r = resolution or model.cfg.resolution
-    p = next(model.parameters())
-    src = torch.rand(batch, 3, r, r, device=p.device)
-    dst = torch.rand(batch, 3, r, r, device=p.device)
-    ones = torch.ones(batch, 1, r, r, device=p.device)
-    params = [q for q in model.parameters() if q.requires_grad]
-    with FlopCounterMode(display=False) as counter:
-        out = model(src, dst)
-        loss = (
-            masked_face_loss(out["src_rec"], src, ones)
-            + masked_face_loss(out["dst_rec"], dst, ones)
-            + mask_loss(out["src_mask"], ones)
-            + mask_loss(out["dst_mask"], ones)
-        )
-        torch.autograd.grad(loss, params)
-    return int(counter.get_total_flops())

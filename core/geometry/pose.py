@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facegraft.extract.alignment import roll_degrees
+from facegraft.geometry.alignment import roll_degrees
 
 # Generic head, millimetres, x to the image's right, y up, z towards the camera. Only points that do not
 # move with expression (eye corners, nose, chin): mouth corners would read a smile as a nod.
