@@ -448,12 +448,33 @@ class Tracker:
     def _holds_near(self, rgb: np.ndarray, det: Detection) -> bool:
         """Whether the detector still sees a new face when it looks at it as it will follow it (the region
         about it, at the follow's scales): a real face does at any scale, while texture the whole frame's
-        scale happened to score (foliage, sky, a pattern) scores nothing there."""
+        scale happened to score (foliage, sky, a pattern) scores nothing there. A face upside down or on
+        its side, which the whole frame's scale can still score upright, is looked for in its region turned
+        the three ways too."""
         for zoom in NEAR_ZOOMS:
             near = self.finder.detector.detect_near(rgb, det.box, NEAR_MARGIN, self.finder.track_floor, zoom)
             if any(box_iou(d.box, det.box) >= SAME_FACE_IOU for d in near):
                 return True
-        return False
+        return any(self._holds_turned(rgb, det.box, k) for k in (2, 1, 3))
+
+    def _holds_turned(self, rgb: np.ndarray, box: np.ndarray, k: int) -> bool:
+        """Whether the detector finds a face over `box` in the region about it turned k quarter turns
+        anticlockwise (the turned face's box is compared with `box` back in the frame)."""
+        h, w = rgb.shape[:2]
+        grow = box_side(box) * (NEAR_MARGIN + 0.5)  # a little more than detect_near looks at
+        x0, y0 = max(int(box[0] - grow), 0), max(int(box[1] - grow), 0)
+        x1, y1 = min(int(np.ceil(box[2] + grow)), w), min(int(np.ceil(box[3] + grow)), h)
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return False
+        turn = _rotation(k, x1 - x0, y1 - y0)
+        back = cv2.invertAffineTransform(turn)
+        region = np.ascontiguousarray(np.rot90(rgb[y0:y1, x0:x1], k))
+        local = np.asarray(box, np.float64) - (x0, y0, x0, y0)
+        near = self.finder.detector.detect_near(
+            region, _box_moved(local, turn), NEAR_MARGIN, self.finder.track_floor
+        )
+        offset = np.array([x0, y0, x0, y0], np.float64)
+        return any(box_iou(_box_moved(d.box, back) + offset, box) >= SAME_FACE_IOU for d in near)
 
     def _start_tracks(
         self,
@@ -496,6 +517,13 @@ class Tracker:
             held.append(det.box)
             new.append(face)
         return new
+
+
+def _box_moved(box: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """(4,) box around a (4,) box's corners moved by a (2, 3) matrix (a quarter turn keeps it a box)."""
+    corners = np.array([[box[0], box[1]], [box[2], box[1]], [box[0], box[3]], [box[2], box[3]]], np.float64)
+    moved = transform_points(corners, matrix)
+    return np.concatenate([moved.min(0), moved.max(0)])
 
 
 def _centre_inside(box: np.ndarray, other: np.ndarray) -> bool:
