@@ -30,6 +30,7 @@ from facegraft.extract.writer import IMAGES_DONE_KEY, ShotWriter
 from facegraft.geometry.alignment import FACE_TYPES, alignment_matrix
 from facegraft.geometry.masks import MASKERS
 from facegraft.geometry.pose import head_pose
+from facegraft.io.atomic import remove_leftovers
 from facegraft.io.colour import ColourConverter, resolve_colourspace
 from facegraft.io.framespec import select_frames
 from facegraft.io.plate import Plate, open_plate
@@ -285,6 +286,7 @@ def extract(
         new_store = not (shot / AlignmentsStore.DEFAULT_NAME).exists() or opts.restart
         shot.mkdir(parents=True, exist_ok=True)
         store = _open_store(shot, plate, opts, colourspace)
+        remove_leftovers(shot / FACES_DIR)  # a face image a killed run was writing when it stopped
         try:
             summary = _run(plate, store, shot, frames, tracker, converter, opts, progress_mode)
         except BaseException:

@@ -20,11 +20,26 @@ def _umask() -> int:
     return mask
 
 
+TEMP_SUFFIX = ".tmp"  # a file being written is named .<name>.<random>.tmp beside its final name
+
+
+def remove_leftovers(folder: str | Path) -> int:
+    """Remove the temporary files a writer killed mid-write left in `folder` (a crash leaves no half file
+    under a real name, but its temporary stays); returns how many. Call it only where no other writer is
+    working in the folder (a resumed run that owns it)."""
+    removed = 0
+    for tmp in Path(folder).glob(f".*.*{TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+            removed += 1
+    return removed
+
+
 def write_bytes_atomic(path: str | Path, data: bytes, what: str = "the file") -> None:
     """Write bytes to a temporary name in the same folder, then rename into place."""
     path = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     except OSError as exc:
         raise InputError(f"cannot write {what} ({exc.strerror or exc})", str(path)) from exc
     try:

@@ -139,6 +139,9 @@ def test_killed_extraction_resumes_to_the_same_shot(plate, uninterrupted):
     assert proc.returncode == -signal.SIGKILL
     killed_at = frames_in_copy(db, plate.parent / "killed_copy")
     assert KILL_AFTER <= killed_at < FRAMES, f"{killed_at} frames stored when killed: not mid-way"
+    # The kill may land while a face image is being written: its temporary stays (planted here too, so
+    # the rerun meets one every time).
+    (shot / "faces" / ".000007_0.png.k1lled.tmp").write_bytes(b"\x89PNG half")
 
     result = facegraft("extract", str(plate), "-o", str(shot), "--progress", "json")
     assert result.returncode == 0, result.stderr
@@ -146,6 +149,7 @@ def test_killed_extraction_resumes_to_the_same_shot(plate, uninterrupted):
     assert summary["frames_skipped"] + summary["frames_done"] == FRAMES
     assert summary["frames_skipped"] > 0, f"the rerun should resume, not start again: {summary}"
     assert not Path(f"{db}-journal").exists()
+    assert not list((shot / "faces").glob(".*.tmp")), "a killed run's temporary files were left"
     assert_same_shot(snapshot(uninterrupted), snapshot(shot))
 
 
