@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 
 from facegraft.errors import InputError, StoreError
-from facegraft.persons.grouping import THRESHOLD, TrackSamples, cluster, group_tracks, track_distances
+from facegraft.persons.grouping import (
+    NOISY,
+    THRESHOLD,
+    TrackSamples,
+    cluster,
+    group_tracks,
+    sample_distances,
+    sample_spread,
+    track_distances,
+)
 from facegraft.persons.select import resolve_person
 from facegraft.persons.shot import frame_ranges, merge, pick_samples, split, summaries
 from facegraft.store import schema
@@ -21,7 +30,7 @@ def _identity(rng: np.random.Generator) -> np.ndarray:
     return v / np.linalg.norm(v) * 0.9  # dlib descriptors of different people lie ~0.8-1.0 apart
 
 
-def _track(rng, key, centre, frames, n=4, spread=0.03, weak=False) -> TrackSamples:
+def _track(rng, key, centre, frames, n=4, spread=0.02, weak=False) -> TrackSamples:
     desc = centre + rng.normal(scale=spread, size=(n, 128))
     return TrackSamples(key, desc.astype(np.float32), frozenset(frames), weak)
 
@@ -61,6 +70,23 @@ def test_average_linkage_stops_at_the_threshold_and_weak_evidence_needs_more() -
     assert group_tracks([x, y]) == [0, 0]
     weak = [TrackSamples(t.key, t.descriptors, t.frames, True) for t in (x, y)]
     assert group_tracks(weak) == [0, 1]
+
+
+def test_a_track_whose_own_samples_disagree_needs_closer_evidence() -> None:
+    """Small moving faces give descriptors as far apart within one track as between two people: such a
+    pair just under the threshold stays two persons, while tight tracks at that distance join."""
+    rng = np.random.default_rng(3)
+    a = _identity(rng)
+    b = a + rng.normal(size=128) * (0.05 / np.sqrt(128))  # a look-alike: centres 0.05 apart
+    tight = [_track(rng, 0, a, range(5), n=5, spread=0.01), _track(rng, 1, b, range(9, 14), n=5, spread=0.01)]
+    assert track_distances(tight)[0, 1] < THRESHOLD and group_tracks(tight) == [0, 0]
+    noisy = [
+        _track(rng, 0, a, range(5), n=5, spread=0.0315),
+        _track(rng, 1, b, range(9, 14), n=5, spread=0.0315),
+    ]
+    assert all(sample_spread(t.descriptors) >= NOISY for t in noisy)
+    assert sample_distances(noisy[0].descriptors, noisy[1].descriptors) < THRESHOLD
+    assert group_tracks(noisy) == [0, 1]
 
 
 def test_samples_spread_over_the_track_and_frame_ranges() -> None:
