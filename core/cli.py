@@ -16,6 +16,7 @@ from facegraft.errors import EXIT_USAGE, FacegraftError, InputError
 from facegraft.faceset.merge import DEFAULT_DEDUPE
 from facegraft.options import add_arguments, from_namespace
 from facegraft.progress import MODES
+from facegraft.store.shot import Shot
 
 if TYPE_CHECKING:
     from facegraft.store.alignments import AlignmentsStore
@@ -785,7 +786,7 @@ def _persons(args: argparse.Namespace, store: AlignmentsStore) -> None:
         persons.name(store, who, new_name)
     found = persons.summaries(store)
     sheet = Path(args.sheet) if args.sheet else store.shot_dir / "persons.png"
-    write_sheet(store, found, sheet, store.shot_dir / "faces")
+    write_sheet(store, found, sheet, Shot(store.shot_dir).faces)
     if args.json or args.progress == "json":
         print(json.dumps([p.as_dict() for p in found]))
         return

@@ -34,6 +34,7 @@ from facegraft.sample_plates import (
     write_png_sequence,
 )
 from facegraft.store.alignments import AlignmentsStore
+from facegraft.store.shot import Shot
 
 CANVAS = (1280, 720)
 FIRST = 1001
@@ -138,7 +139,7 @@ def extract_plates(out: Path, frames: int = 48) -> dict:
             "tracks": sorted({f.track_id for f in faces}),
             "identity": faces[0].embedding.tolist() if faces and faces[0].embedding is not None else None,
         }
-        debug = sorted((shot / "debug").glob("*.jpg"))
+        debug = sorted(Shot(shot).debug.glob("*.jpg"))
         contact_sheet(debug[:: max(1, len(debug) // 8)][:8], out / f"contact_{role}.png")
     emb_t = np.asarray(report["shots"]["target"].pop("identity"))
     emb_s = np.asarray(report["shots"]["source"].pop("identity"))

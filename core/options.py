@@ -45,6 +45,7 @@ def check(options: Any) -> None:
     """InputError naming the first declared field of an options dataclass whose value lies outside its
     declared choices (each item, for a list) or bounds: the one place such errors come from."""
     from facegraft.errors import InputError
+    from facegraft.registry import unknown
 
     for f in dataclasses.fields(options):
         value = getattr(options, f.name)
@@ -53,9 +54,7 @@ def check(options: Any) -> None:
             items = value if isinstance(value, (list, tuple)) else [value]
             bad = next((v for v in items if v not in allowed), None)
             if bad is not None:
-                raise InputError(
-                    f"unknown {flag_of(f)} {bad!r} (choose from: {', '.join(map(str, allowed))})"
-                )
+                raise unknown(bad, allowed, flag_of(f))
         lo, hi = f.metadata.get("bounds") or (None, None)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if (lo is not None and value < lo) or (hi is not None and value > hi):

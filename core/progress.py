@@ -9,6 +9,8 @@ import sys
 import time
 from typing import TextIO
 
+from facegraft.registry import require_choice
+
 MODES = ("auto", "bar", "plain", "json", "openjd", "quiet")
 
 
@@ -31,8 +33,7 @@ class Progress:
         stream: TextIO | None = None,
         interval: float | None = None,
     ) -> None:
-        if mode not in MODES:
-            raise ValueError(f"unknown progress mode '{mode}' (choose from: {', '.join(MODES)})")
+        require_choice(mode, MODES, "progress mode", ValueError)
         self.stream = stream or (sys.stdout if mode in ("json", "openjd") else sys.stderr)
         if mode == "auto":
             mode = "bar" if self.stream.isatty() else "plain"

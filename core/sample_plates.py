@@ -14,6 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facegraft.registry import require_choice
+
 
 @dataclass(frozen=True)
 class Move:
@@ -259,8 +261,7 @@ def occluder_matte(
     """(H, W) float32 0..1 anti-aliased matte of a `hand` (palm, four fingers and a thumb, fingers up) or a
     `bar` (a microphone boom, 3 x `size` long), `size` plate pixels across, turned `angle` degrees
     (counter-clockwise on screen) about `centre`, on a canvas (W, H)."""
-    if shape not in OCCLUDER_SHAPES:
-        raise ValueError(f"unknown occluder shape '{shape}' (choose from: {', '.join(OCCLUDER_SHAPES)})")
+    require_choice(shape, OCCLUDER_SHAPES, "occluder shape", ValueError)
     w, h = canvas
     a = np.radians(angle)
     rot = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])  # y points down on screen

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import cv2
 
+from facegraft.errors import InputError
 from facegraft.extract.pipeline import draw_debug
+from facegraft.io.atomic import write_bytes_atomic
 from facegraft.io.colour import ColourConverter, resolve_colourspace
 from facegraft.io.framespec import select_frames
 from facegraft.io.plate import open_plate
@@ -33,8 +35,10 @@ def draw_alignments(
         for info, pixels in plate.iter_frames(wanted):
             rec = store.frame(info.frame)
             rgb = conv.to_working_uint8(pixels)
-            tmp = out_dir / f".{info.frame:06d}.tmp.jpg"
-            cv2.imwrite(str(tmp), cv2.cvtColor(draw_debug(rgb, rec.faces if rec else []), cv2.COLOR_RGB2BGR))
-            tmp.replace(out_dir / f"{info.frame:06d}.jpg")
+            drawn = cv2.cvtColor(draw_debug(rgb, rec.faces if rec else []), cv2.COLOR_RGB2BGR)
+            ok, jpeg = cv2.imencode(".jpg", drawn)
+            if not ok:
+                raise InputError("cannot encode the debug image", out_dir)
+            write_bytes_atomic(out_dir / f"{info.frame:06d}.jpg", jpeg.tobytes(), "the debug image")
             n += 1
     return n

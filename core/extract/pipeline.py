@@ -39,9 +39,7 @@ from facegraft.options import check, opt
 from facegraft.progress import Progress
 from facegraft.store.alignments import AlignmentsStore, Face, FrameRecord
 from facegraft.store.face_images import face_image_name
-
-FACES_DIR = "faces"
-DEBUG_DIR = "debug"
+from facegraft.store.shot import DEBUG_DIR, FACES_DIR, Shot
 
 
 @dataclass
@@ -283,7 +281,7 @@ def extract(
         frames = select_frames(plate.frames, opts.frames, opts.every)
         tracker = build_tracker(opts, plate.fps)
         created = [p for p in (shot, shot / FACES_DIR, shot / DEBUG_DIR) if not p.exists()]
-        new_store = not (shot / AlignmentsStore.DEFAULT_NAME).exists() or opts.restart
+        new_store = not Shot(shot).db.exists() or opts.restart
         shot.mkdir(parents=True, exist_ok=True)
         store = _open_store(shot, plate, opts, colourspace)
         remove_leftovers(shot / FACES_DIR)  # a face image a killed run was writing when it stopped
@@ -293,7 +291,7 @@ def extract(
             empty = new_store and not store.frames_done()
             store.close()
             if empty:  # nothing was extracted: leave no half-made shot behind
-                _remove_new(shot / AlignmentsStore.DEFAULT_NAME, created)
+                _remove_new(Shot(shot).db, created)
             raise
         store.close()
     summary.seconds = time.monotonic() - t0
@@ -312,7 +310,7 @@ def _remove_new(db: Path, created: list[Path]) -> None:
 
 
 def _open_store(shot: Path, plate: Plate, opts: ExtractOptions, colourspace: str) -> AlignmentsStore:
-    db = shot / AlignmentsStore.DEFAULT_NAME
+    db = Shot(shot).db
     if opts.restart and db.exists():
         db.unlink()
     store = AlignmentsStore.open(db, create=True)

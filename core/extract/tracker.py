@@ -34,6 +34,7 @@ from facegraft.geometry.alignment import (
     transform_points,
     umeyama,
 )
+from facegraft.registry import unknown
 from facegraft.store.alignments import LANDMARKS_UNRELIABLE
 
 SETTLED = 0.02  # landmarks moving less than this (of the eye distance) under another pass are settled
@@ -158,7 +159,7 @@ def normalise_for_detection(rgb: np.ndarray, mode: str) -> np.ndarray:
     elif mode == "hist":
         lab[:, :, 0] = cv2.equalizeHist(lab[:, :, 0])
     else:
-        raise ValueError(f"unknown normalisation '{mode}' (choose from: {', '.join(NORMALISERS)})")
+        raise unknown(mode, NORMALISERS, "normalisation", ValueError)
     return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
 
 

@@ -28,11 +28,12 @@ import numpy as np
 
 from facegraft.errors import InputError
 from facegraft.geometry.alignment import canonical_crop_landmarks, transform_points
+from facegraft.io.atomic import move
 from facegraft.options import opt
 from facegraft.store.alignments import LANDMARKS_UNRELIABLE, NOT_TARGET, AlignmentsStore, Face, Person
 from facegraft.store.face_images import face_image_name, read_face_tags
+from facegraft.store.shot import FACES_DIR, Shot
 
-FACES_DIR = "faces"
 GROUP_MARKER = ".facegraft-group"
 _SORT_PREFIX = re.compile(r"^\d+-")
 _TMP_PREFIX = ".facegraft-moving-"
@@ -157,13 +158,13 @@ def locate(path: str | Path) -> tuple[Path, Path | None]:
     p = Path(path)
     if not p.is_dir():
         raise InputError("not a folder (give a shot folder or a folder of face images)", p)
-    if (p / AlignmentsStore.DEFAULT_NAME).is_file():
+    if Shot(p).db.is_file():
         faces = p / FACES_DIR
         if not faces.is_dir():
             raise InputError("the shot has no faces/ folder (extract with face images)", p)
-        return faces, p / AlignmentsStore.DEFAULT_NAME
-    if (p.parent / AlignmentsStore.DEFAULT_NAME).is_file():
-        return p, p.parent / AlignmentsStore.DEFAULT_NAME
+        return faces, Shot(p).db
+    if Shot(p.parent).db.is_file():
+        return p, Shot(p.parent).db
     return p, None
 
 
@@ -232,11 +233,11 @@ def move_files(folder: Path, moves: Iterable[tuple[Path, Path]]) -> list[tuple[P
     staged = []
     for i, (s, t) in enumerate(plan):
         tmp = folder / f"{_TMP_PREFIX}{os.getpid()}-{i}.png"
-        os.replace(s, tmp)
+        move(s, tmp, "the face image")
         staged.append((tmp, t))
     for tmp, t in staged:
         t.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, t)
+        move(tmp, t, "the face image")
     return plan
 
 
@@ -267,7 +268,7 @@ def recover_interrupted(folder: Path) -> list[Path]:
     restored = []
     for tmp in sorted(folder.glob(f"{_TMP_PREFIX}*.png")):
         target = folder / f"recovered-{tmp.name[len(_TMP_PREFIX) :]}"
-        os.replace(tmp, target)
+        move(tmp, target, "the face image")
         restored.append(target)
     return restored
 
@@ -290,7 +291,7 @@ def new_shot_folder(out: Path, job: str) -> Iterator[Path]:
         yield tmp
         if out.exists():
             out.rmdir()
-        os.replace(tmp, out)
+        move(tmp, out, "the shot folder")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

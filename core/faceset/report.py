@@ -10,8 +10,6 @@ temporary names and renamed into place.
 from __future__ import annotations
 
 import html
-import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ from facegraft.errors import InputError
 from facegraft.faceset.collection import Faceset, flag_counts, open_faceset
 from facegraft.faceset.coverage import Grid, MissingPose, histogram, missing_poses
 from facegraft.faceset.survey import require_store_columns, survey
+from facegraft.io.atomic import replacing, write_bytes_atomic, write_text_atomic
 from facegraft.options import opt
 from facegraft.store.alignments import NOT_TARGET
 from facegraft.store.face_images import read_face_png
@@ -211,10 +210,10 @@ def contact_sheet(paths: list[Path], captions: list[str], columns: int = SHEET_C
 
 
 def _write_png(path: Path, rgb: np.ndarray) -> str:
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    if not cv2.imwrite(str(tmp), np.ascontiguousarray(rgb[:, :, ::-1])):
-        raise InputError("cannot write the report image", path)
-    os.replace(tmp, path)
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
+    if not ok:
+        raise InputError("cannot encode the report image", path)
+    write_bytes_atomic(path, data.tobytes(), "the report image")
     return path.name
 
 
@@ -253,43 +252,39 @@ def write_report(
     src_fs, s, src_flags = _measure(src, person)
     dst_fs, d, dst_flags = _measure(against, opts.against_person) if against is not None else (None, None, {})
     files = out.with_name(f"{out.stem}_files")
-    tmp_files = out.with_name(f".{out.stem}_files.{os.getpid()}.tmp")
-    shutil.rmtree(tmp_files, ignore_errors=True)
-    tmp_files.mkdir(parents=True)
-    result = ReportResult(html=out, files=files, source_faces=len(src_fs))
-    result.source_flags, result.target_flags = src_flags, dst_flags
-    result.source_person = None if src_fs.person is None else src_fs.person.label
-    if dst_fs is not None and dst_fs.person is not None:
-        result.target_person = dst_fs.person.label
-    sections = []
-    src_counts = grid.counts(s["yaw"], s["pitch"])
-    _write_png(tmp_files / "source_heatmap.png", heatmap_png(src_counts))
-    maps = [("source", src_counts, None)]
-    if d is not None and dst_fs is not None:
-        result.target_faces = len(dst_fs)
-        result.missing = missing_poses(s["yaw"], s["pitch"], d["yaw"], d["pitch"], opts.radius, grid)
-        flagged_cells = {m.cell for m in result.missing}
-        dst_counts = grid.counts(d["yaw"], d["pitch"])
-        _write_png(tmp_files / "target_heatmap.png", heatmap_png(dst_counts))
-        maps.append(("target", dst_counts, flagged_cells))
-    figs = "".join(
-        f"<figure><figcaption>{role}: {int(c.sum())} faces</figcaption>{heatmap_svg(c, grid, role, fl)}"
-        f'<a href="{files.name}/{role}_heatmap.png">PNG</a></figure>'
-        for role, c, fl in maps
-    )
-    sections.append(
-        f'<section id="coverage"><h2>Pose coverage (yaw x pitch)</h2><div class="row">{figs}</div></section>'
-    )
-    if d is not None and dst_fs is not None:
-        sections.append(_missing_section(result.missing, dst_fs, d, tmp_files, files.name, opts.radius))
-    sections.append(_distributions(s, d))
-    sections.append(_sheets(src_fs, s, tmp_files, files.name))
-    page = _page(src_fs, dst_fs, sections, result)
-    tmp_html = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp_html.write_text(page, encoding="utf-8")
-    shutil.rmtree(files, ignore_errors=True)
-    os.replace(tmp_files, files)
-    os.replace(tmp_html, out)
+    with replacing(files, "the report's files") as tmp_files:
+        tmp_files.mkdir()
+        result = ReportResult(html=out, files=files, source_faces=len(src_fs))
+        result.source_flags, result.target_flags = src_flags, dst_flags
+        result.source_person = None if src_fs.person is None else src_fs.person.label
+        if dst_fs is not None and dst_fs.person is not None:
+            result.target_person = dst_fs.person.label
+        sections = []
+        src_counts = grid.counts(s["yaw"], s["pitch"])
+        _write_png(tmp_files / "source_heatmap.png", heatmap_png(src_counts))
+        maps = [("source", src_counts, None)]
+        if d is not None and dst_fs is not None:
+            result.target_faces = len(dst_fs)
+            result.missing = missing_poses(s["yaw"], s["pitch"], d["yaw"], d["pitch"], opts.radius, grid)
+            flagged_cells = {m.cell for m in result.missing}
+            dst_counts = grid.counts(d["yaw"], d["pitch"])
+            _write_png(tmp_files / "target_heatmap.png", heatmap_png(dst_counts))
+            maps.append(("target", dst_counts, flagged_cells))
+        figs = "".join(
+            f"<figure><figcaption>{role}: {int(c.sum())} faces</figcaption>{heatmap_svg(c, grid, role, fl)}"
+            f'<a href="{files.name}/{role}_heatmap.png">PNG</a></figure>'
+            for role, c, fl in maps
+        )
+        sections.append(
+            '<section id="coverage"><h2>Pose coverage (yaw x pitch)</h2>'
+            f'<div class="row">{figs}</div></section>'
+        )
+        if d is not None and dst_fs is not None:
+            sections.append(_missing_section(result.missing, dst_fs, d, tmp_files, files.name, opts.radius))
+        sections.append(_distributions(s, d))
+        sections.append(_sheets(src_fs, s, tmp_files, files.name))
+        page = _page(src_fs, dst_fs, sections, result)
+    write_text_atomic(out, page, "the report")
     return result
 
 

@@ -15,6 +15,8 @@ from importlib import resources
 import cv2
 import numpy as np
 
+from facegraft.registry import lookup
+
 # Left/right mirror of the 68-point (iBUG 300-W) layout: MIRROR_68[i] is the point that i becomes when the
 # face is flipped horizontally.
 MIRROR_68 = np.array(
@@ -60,10 +62,7 @@ FACE_TYPES: dict[str, FaceType] = {
 
 def face_type(name: str) -> FaceType:
     """The face type called `name`; ValueError listing the choices otherwise."""
-    try:
-        return FACE_TYPES[name]
-    except KeyError:
-        raise ValueError(f"unknown face type '{name}' (choose from: {', '.join(FACE_TYPES)})") from None
+    return lookup(FACE_TYPES, name, "face type", ValueError)
 
 
 @lru_cache(maxsize=1)

@@ -13,6 +13,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from facegraft.registry import lookup
+
 Transfer = Callable[..., np.ndarray]
 
 
@@ -188,9 +190,5 @@ def colour_transfer(
     ref_mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """Apply the transfer registered as `name`; ValueError listing the choices."""
-    try:
-        fn = COLOUR_TRANSFERS[name]
-    except KeyError:
-        choices = ", ".join(COLOUR_TRANSFERS)
-        raise ValueError(f"unknown colour transfer '{name}' (choose from: {choices})") from None
+    fn = lookup(COLOUR_TRANSFERS, name, "colour transfer", ValueError)
     return fn(src, ref, src_mask, ref_mask)

@@ -14,6 +14,7 @@ import numpy as np
 import PyOpenColorIO as ocio
 
 from facegraft.errors import InputError
+from facegraft.registry import unknown
 
 # Built-in configs tried in order (no file needed); the first this OCIO version knows is used.
 _CONFIGS = ("ocio://default", "ocio://cg-config-latest")
@@ -68,7 +69,7 @@ def resolve_colourspace(name: str) -> str:
         raise InputError(f"colourspace '{name}' has no match in the OCIO config {config.getName()}")
     space = config.getColorSpace(str(name).strip())
     if space is None:
-        raise InputError(f"unknown colourspace '{name}' (choose from: {_CHOICES})")
+        raise unknown(name, [_CHOICES], "colourspace")
     return space.getName()
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +10,7 @@ import numpy as np
 import OpenImageIO as oiio
 
 from facegraft.errors import InputError
+from facegraft.io.atomic import replacing
 
 # Pixel types kept as they are on read; anything else (int8, int32, double...) is read as float32.
 _NATIVE = {"uint8": np.uint8, "uint16": np.uint16, "half": np.float16, "float": np.float32}
@@ -171,8 +170,7 @@ def write_image(
         spec.attribute("compression", compression or "zip")
     for key, value in (attributes or {}).items():
         spec.attribute(key, value)
-    temp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
+    with replacing(path, "the image") as temp:
         ok = out.open(str(temp), spec) and out.write_image(np.ascontiguousarray(pixels))
         error = out.geterror()
         ok = out.close() and ok
@@ -180,7 +178,3 @@ def write_image(
             raise InputError(
                 f"cannot write image ({error.strip() or out.geterror() or 'unknown error'})", str(path)
             )
-        os.replace(temp, path)
-    finally:
-        if temp.exists():
-            temp.unlink()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -13,7 +12,7 @@ from facegraft.errors import InputError, MissingFramesError
 from facegraft.io.frameinfo import FrameInfo
 from facegraft.io.framespec import format_frame_spec
 from facegraft.io.images import image_spec, read_image
-from facegraft.io.sequence import IMAGE_EXTENSIONS, parse_sequence
+from facegraft.io.sequence import IMAGE_EXTENSIONS, frame_of_name, parse_sequence
 from facegraft.io.video import VideoReader
 
 __all__ = ["FrameInfo", "Plate", "ImagePlate", "VideoPlate", "open_plate", "VIDEO_EXTENSIONS"]
@@ -23,8 +22,6 @@ VIDEO_EXTENSIONS = frozenset(
 )
 # Formats whose pixel values are scene-linear by convention (float EXR/HDR), whatever their bit depth.
 _LINEAR_EXTENSIONS = frozenset({"exr", "hdr"})
-# A single file whose name ends in a frame number after "." or "_" ("shot.1001.exr", "shot_0042.png").
-_FRAME_NUMBER = re.compile(r"^.*[._](-?\d+)\.[^.]+$")
 
 
 class Plate(ABC):
@@ -181,8 +178,8 @@ def open_plate(path: str | Path) -> Plate:
     if path.is_file():
         if ext not in IMAGE_EXTENSIONS:
             return _probe_video(path)
-        match = _FRAME_NUMBER.match(path.name)
-        frame = int(match.group(1)) if match else 1
+        frame = frame_of_name(path.name, separated=True)
+        frame = 1 if frame is None else frame
         return ImagePlate(str(path), "image", {frame: path})
     sequence = parse_sequence(path)
     if sequence is None:  # cannot happen: parse_sequence returns None only for an existing file

@@ -23,6 +23,33 @@ _TOKEN = re.compile(
 _NUMBERED = re.compile(r"^(?P<prefix>.*?(?:[._]-)?)(?P<digits>\d+)(?P<suffix>\D*)$")
 
 
+def split_numbered(name: str) -> tuple[str, str, str] | None:
+    """(prefix, frame digits with their sign, suffix) of a numbered file name, the frame being its last run
+    of digits ("plate.-0012.exr" -> ("plate.", "-0012", ".exr")); None for a name without digits."""
+    match = _NUMBERED.match(name)
+    if match is None:
+        return None
+    prefix, digits = match.group("prefix"), match.group("digits")
+    if prefix.endswith(("._-", ".-", "_-")):
+        prefix, digits = prefix[:-1], "-" + digits
+    return prefix, digits, match.group("suffix")
+
+
+def frame_of_name(name: str, separated: bool = False) -> int | None:
+    """The frame number a numbered file name carries (see `split_numbered`); with `separated`, only one
+    set off by "." or "_" ("shot.1001.exr", "shot_0042.png", not "IMG1234.png")."""
+    parts = split_numbered(name)
+    if parts is None or (separated and not parts[0].endswith((".", "_"))):
+        return None
+    return int(parts[1])
+
+
+def sequence_regex(prefix: str, suffix: str, min_digits: int = 1) -> re.Pattern[str]:
+    """A regex for the file names of one sequence (`prefix` + signed frame of `min_digits` or more digits
+    + `suffix`); group 1 is the frame as written."""
+    return re.compile(rf"^{re.escape(prefix)}(-?\d{{{min_digits},}}){re.escape(suffix)}$")
+
+
 def format_frame(frame: int, padding: int) -> str:
     """A frame number as it appears in a file name: printf `%0Nd` (-1 at padding 4 is "-001")."""
     return f"{frame:0{padding}d}" if padding > 1 else str(frame)
@@ -63,7 +90,7 @@ def _padding(match: re.Match[str]) -> int:
 
 def _frames_on_disk(directory: Path, prefix: str, suffix: str, padding: int) -> list[int]:
     """Frames whose files exist, found by one directory listing and matched exactly to the padding."""
-    regex = re.compile(rf"^{re.escape(prefix)}(-?\d+){re.escape(suffix)}$")
+    regex = sequence_regex(prefix, suffix)
     frames = []
     try:
         names = os.listdir(directory)
@@ -118,13 +145,11 @@ def _from_directory(directory: Path) -> SequencePattern:
         if ext not in IMAGE_EXTENSIONS or name.startswith("."):
             continue
         images += 1
-        match = _NUMBERED.match(name)
-        if match is None:
+        parts = split_numbered(name)
+        if parts is None:
             continue
-        prefix, digits = match.group("prefix"), match.group("digits")
-        if prefix.endswith(("._-", ".-", "_-")):
-            prefix, digits = prefix[:-1], "-" + digits
-        groups[(prefix, match.group("suffix"))].append(digits)
+        prefix, digits, suffix = parts
+        groups[(prefix, suffix)].append(digits)
     if images == 0:
         raise InputError("no image files in this directory", str(directory))
     best: SequencePattern | None = None

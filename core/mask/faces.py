@@ -15,13 +15,13 @@ import cv2
 import numpy as np
 
 from facegraft.errors import InputError
-from facegraft.faceset.collection import FACES_DIR
 from facegraft.faceset.export import plates_of
 from facegraft.geometry.alignment import warp_face
 from facegraft.io.colour import ColourConverter, resolve_colourspace
 from facegraft.io.plate import open_plate
 from facegraft.store.alignments import AlignmentsStore, Face
 from facegraft.store.face_images import read_face_png
+from facegraft.store.shot import FACES_DIR
 
 
 def face_crops(store: AlignmentsStore, faces: Sequence[Face]) -> Iterator[tuple[Face, np.ndarray]]:

@@ -11,7 +11,6 @@ crop (resampled, so not byte-exact).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,13 +20,13 @@ import numpy as np
 from facegraft.errors import InputError
 from facegraft.io.atomic import write_bytes_atomic
 from facegraft.io.images import read_image
-from facegraft.io.sequence import IMAGE_EXTENSIONS
+from facegraft.io.sequence import IMAGE_EXTENSIONS, frame_of_name
 from facegraft.progress import Progress
+from facegraft.registry import require_choice
 from facegraft.store.alignments import AlignmentsStore, Face
 from facegraft.store.face_images import face_image_name
 
 SPACES = ("face", "frame")
-_FRAME_FILE = re.compile(r"^.*?(-?\d+)$")  # a frame-space file's stem ends in its frame number
 
 
 @dataclass
@@ -46,8 +45,7 @@ class TransferSummary:
 
 
 def _space(space: str) -> None:
-    if space not in SPACES:
-        raise InputError(f"unknown mask space '{space}' (choose from: {', '.join(SPACES)})")
+    require_choice(space, SPACES, "mask space")
 
 
 def _png(mask: np.ndarray) -> bytes:
@@ -189,8 +187,7 @@ def _frame_masks(
     todo: dict[int, np.ndarray] = {}
     seen: set[int] = set()
     for path in files:
-        m = _FRAME_FILE.match(path.stem)
-        frame = int(m.group(1)) if m else None
+        frame = frame_of_name(path.name)
         if frame is None or frame not in sizes:
             raise InputError("names no stored frame of this shot (expected NAME.<frame>.png)", path)
         if frame in seen:

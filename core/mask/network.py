@@ -16,6 +16,7 @@ from torch.nn import functional as F
 
 from facegraft.errors import InputError
 from facegraft.geometry.alignment import FACE_TYPES
+from facegraft.registry import require_choice
 
 KIND = "mask"  # the `kind` a mask model's checkpoints record, so a face-swap model is never taken for one
 LEVELS = 4
@@ -35,8 +36,7 @@ class MaskConfig:
             raise InputError(f"mask resolution must be a multiple of 16 from 64 to 512, got {r!r}")
         if not isinstance(self.dims, int) or isinstance(self.dims, bool) or self.dims < 4:
             raise InputError(f"mask network dims must be an integer of at least 4, got {self.dims!r}")
-        if self.face_type not in FACE_TYPES:
-            raise InputError(f"unknown face type '{self.face_type}' (choose from: {', '.join(FACE_TYPES)})")
+        require_choice(self.face_type, FACE_TYPES, "face type")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

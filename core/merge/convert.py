@@ -54,21 +54,21 @@ from facegraft.io.framespec import format_frame_spec, select_frames
 from facegraft.io.plate import Plate, open_plate
 from facegraft.io.prefetch import prefetch
 from facegraft.mask.stored import stored_masks
-from facegraft.merge.merger import FaceTask, PreparedFace, composite, prepare_faces
+from facegraft.merge.frame import merge_frame, pooled, prepare_frame, same_track, shot_pools
+from facegraft.merge.merger import FaceTask, PreparedFace
 from facegraft.merge.options import MergeOptions, OutputOptions, PersonOptions
 from facegraft.merge.passes import MergedFrame, PassWriter, write_json, write_patch
-from facegraft.merge.recolour import RECOLOUR_MODES, recolour
 from facegraft.merge.smoothing import smooth_track, velocity
 from facegraft.models.swap_model import SwapModel, load_swap_model
 from facegraft.progress import Progress
 from facegraft.provenance.c2pa_manifest import load_signing_key, sign_file
 from facegraft.provenance.c2pa_sidecar import write_sidecar
-from facegraft.provenance.marking import describe, job_payload, mark_comp
+from facegraft.provenance.marking import describe, job_payload
 from facegraft.provenance.release import get_release
 from facegraft.provenance.release import metadata as provenance_metadata
 from facegraft.store.alignments import NOT_TARGET, AlignmentsStore, Face, Person
+from facegraft.store.shot import Shot
 
-SHOT_SAMPLE = 16  # frames per track whose colour statistics stand for the whole shot (--colour-window 0)
 _TRANSIENT = {errno.ENOSPC, errno.EIO, errno.EAGAIN, errno.EBUSY, errno.ESTALE, errno.EDQUOT}
 
 
@@ -285,27 +285,6 @@ def input_hash(plate: Plate, frame: int, tasks: list[FaceTask]) -> str:
     return h.hexdigest()[:32]
 
 
-def _shot_pools(plate: Plate, shot: ShotFaces, prepare) -> dict[tuple, list[PreparedFace]]:
-    """For --colour-window 0: per track, prepared faces from up to SHOT_SAMPLE frames spread over the shot."""
-    per_track: dict[tuple, list[int]] = {}
-    for frame, tasks in shot.by_frame.items():
-        for t in tasks:
-            per_track.setdefault(t.key, []).append(frame)
-    wanted: dict[int, set] = {}
-    for key, frames in per_track.items():
-        known = set(plate.frames)
-        frames = sorted(f for f in frames if f in known)
-        picks = np.unique(np.linspace(0, len(frames) - 1, min(SHOT_SAMPLE, len(frames))).round().astype(int))
-        for i in picks:
-            wanted.setdefault(frames[i], set()).add(key)
-    pools: dict[tuple, list[PreparedFace]] = {}
-    for info, native in plate.iter_frames(sorted(wanted)):
-        tasks = [t for t in shot.by_frame[info.frame] if t.key in wanted[info.frame]]
-        for p in prepare(native, tasks):
-            pools.setdefault(p.task.key, []).append(p)
-    return pools
-
-
 def convert(
     plate_path: str | Path,
     shot_dir: str | Path,
@@ -328,7 +307,7 @@ def convert(
     signing = _signing(output)  # refuse a bad key or format before any work
     t0 = time.monotonic()
     shot_dir, out_dir = Path(shot_dir), Path(out_dir)
-    if not (shot_dir / AlignmentsStore.DEFAULT_NAME).is_file():
+    if not Shot(shot_dir).db.is_file():
         raise InputError("no alignments store here (run facegraft extract on the plate first)", shot_dir)
     with AlignmentsStore.open(shot_dir) as store:
         selection = select_persons(store, model_dir, persons)
@@ -470,10 +449,10 @@ class _Job:
             self._sign_sequence()  # a rerun with signing still leaves a sidecar covering the frames
             return s
         window = self.opts.colour_window
-        pooled = RECOLOUR_MODES[self.opts.colour].pooled
-        pools = _shot_pools(self.plate, self.shot, self._prepare) if window == 0 and pooled else {}
+        whole_shot = window == 0 and pooled(self.opts)
+        pools = shot_pools(self.plate, self.shot.by_frame, self._prepare) if whole_shot else {}
         # Frames read: the ones to write plus the earlier frames their colour windows reach.
-        reach = max(window - 1, 0) if pooled else 0
+        reach = max(window - 1, 0) if pooled(self.opts) else 0
         wanted, known = set(todo), set(self.plate.frames)
         for f in todo:
             wanted.update(g for g in range(f - reach, f) if g in known and g in self.shot.frames_done)
@@ -500,24 +479,23 @@ class _Job:
                 while recent and recent[0][0] <= frame - max(window, 1):
                     recent.popleft()
                 if frame in write_set:
-                    pairs = []
-                    for p in prepared:
-                        if window == 0:
-                            pool_faces = pools.get(p.task.key, [])
-                        else:
-                            pool_faces = [q for _, qs in recent for q in qs if q.task.key == p.task.key]
-                        pairs.append((p, recolour(p, self.opts.colour, pool_faces)))
-                    rng = np.random.default_rng([self.opts.seed, frame])
-                    chosen = self.selection.persons
-                    layers = composite(native, self.converter, pairs, self.opts, rng, [p.id for p in chosen])
-                    marked = mark_comp(
-                        layers.comp,
-                        self.converter.to_working_float(layers.comp),
-                        layers.matte,
-                        self.payload,
-                        self.converter.from_working_float,
-                        [p.task.landmarks for p in prepared],
+                    pool_of = (
+                        (lambda p: pools.get(p.task.key, []))
+                        if window == 0
+                        else same_track(q for _, qs in recent for q in qs)
                     )
+                    chosen = self.selection.persons
+                    done = merge_frame(
+                        native,
+                        self.converter,
+                        prepared,
+                        self.opts,
+                        frame,
+                        [p.id for p in chosen],
+                        self.payload,
+                        pool_of,
+                    )
+                    pairs, layers, marked = done.pairs, done.layers, done.marked
                     merged = MergedFrame(
                         frame,
                         marked.comp,
@@ -581,23 +559,8 @@ class _Job:
         return s
 
     def _prepare(self, native: np.ndarray, tasks: list[FaceTask]) -> list[PreparedFace]:
-        """Every face of a frame aligned and swapped, each by its person's model (one batch a model), in
-        the order of `tasks` (later faces go over earlier ones)."""
-        groups: dict[int, tuple[SwapModel, list[FaceTask]]] = {}
-        for t in tasks:
-            model = self.selection.model_for(t)
-            if model is not None:
-                groups.setdefault(id(model), (model, []))[1].append(t)
-        if len(groups) == 1:
-            model, group = next(iter(groups.values()))
-            return prepare_faces(native, self.converter, group, model, self.opts)
-        order = {id(t): i for i, t in enumerate(tasks)}
-        out = [
-            p
-            for model, group in groups.values()
-            for p in prepare_faces(native, self.converter, group, model, self.opts)
-        ]
-        return sorted(out, key=lambda p: order[id(p.task)])
+        """Every face of a frame aligned and swapped by its person's model (merge.frame.prepare_frame)."""
+        return prepare_frame(native, self.converter, tasks, self.selection.model_for, self.opts)
 
     def _check_identity(self, frame: int, native: np.ndarray, prepared: list[PreparedFace]) -> None:
         """Identity QC of one frame: the plate's face of each swapped face whose person has a reference,

@@ -12,8 +12,6 @@ renamed into place, so a killed convert never leaves a half-written frame under 
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import numpy as np
 import OpenImageIO as oiio
 
 from facegraft.errors import InputError
+from facegraft.io.atomic import replacing, write_text_atomic
 
 SYNTHETIC_KEY = "facegraft/synthetic"
 WATERMARK_KEY = "facegraft/watermark"
@@ -119,8 +118,7 @@ def write_parts(path: Path, parts: list[tuple[oiio.ImageSpec, np.ndarray]]) -> N
     out = oiio.ImageOutput.create(path.suffix.lstrip(".").lower())
     if out is None:
         raise InputError(f"no image writer for '{path.suffix}' files", str(path))
-    temp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
+    with replacing(path, "the image") as temp:
         specs = [s for s, _ in parts]
         ok = out.open(str(temp), specs) if len(specs) > 1 else out.open(str(temp), specs[0])
         for i, (spec, pixels) in enumerate(parts):
@@ -131,10 +129,6 @@ def write_parts(path: Path, parts: list[tuple[oiio.ImageSpec, np.ndarray]]) -> N
         ok = out.close() and ok
         if not ok:
             raise InputError(f"cannot write image ({error.strip() or 'unknown error'})", str(path))
-        os.replace(temp, path)
-    finally:
-        if temp.exists():
-            temp.unlink()
 
 
 def _display_u16(rgb: np.ndarray) -> np.ndarray:
@@ -291,9 +285,7 @@ def write_patch(
 
 def write_json(path: Path, data: object) -> None:
     """JSON through a temporary name and a rename."""
-    temp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    temp.write_text(json.dumps(data, indent=1))
-    os.replace(temp, path)
+    write_text_atomic(path, json.dumps(data, indent=1), "the JSON file")
 
 
 def read_passes(path: str | Path) -> dict[str, np.ndarray]:

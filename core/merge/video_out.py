@@ -6,8 +6,6 @@ name and renamed when complete. Metadata carries the same `facegraft/...` keys a
 
 from __future__ import annotations
 
-import os
-import uuid
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import av
 import numpy as np
 
 from facegraft.errors import InputError
+from facegraft.io.atomic import move, temporary_name
 
 
 def _rate(fps: float | None) -> Fraction:
@@ -36,7 +35,7 @@ class VideoWriter:
         crf: int = 16,
     ) -> None:
         self.path = Path(path)
-        self.temp = self.path.parent / f".{self.path.stem}.{uuid.uuid4().hex[:8]}.tmp{self.path.suffix}"
+        self.temp = temporary_name(self.path, keep_extension=True)  # PyAV picks the container by the name
         self.rate = _rate(fps)
         self.audio_from, self.start_time, self.crf = audio_from, start_time, crf
         self.frames = 0
@@ -122,7 +121,7 @@ class VideoWriter:
             if self._audio is not None:
                 self._copy_audio()
             self._container.close()
-            os.replace(self.temp, self.path)
+            move(self.temp, self.path, "the video")
         finally:
             if self.temp.exists():
                 self.temp.unlink()

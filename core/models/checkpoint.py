@@ -43,6 +43,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from facegraft.errors import FacegraftError, ModelFileError, StoreError
+from facegraft.io.atomic import fsync_folder, move, remove_leftovers, write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,6 @@ _SAVE_RE = re.compile(r"^(\d{9,})-([0-9a-f]+)$")
 _PART_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _PART_FILE_RE = re.compile(r"^part\.([a-z][a-z0-9_]*)\.safetensors$")
 _TRASH_PREFIX = ".trash-"
-_TMP_MARK = ".tmp-"
 # Keys the store writes into state.json itself; a caller's keys of the same name are overridden.
 RESERVED_STATE_KEYS = (
     "format",
@@ -108,14 +108,6 @@ class Checkpoint:
 # ---------------------------------------------------------------------------------------------- fs helpers
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_file(path: Path, data: bytes) -> str:
     """Write and fsync `data` to `path`; return its SHA-256."""
     with open(path, "wb") as fh:
@@ -123,18 +115,6 @@ def _write_file(path: Path, data: bytes) -> str:
         fh.flush()
         os.fsync(fh.fileno())
     return hashlib.sha256(data).hexdigest()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Temp file + fsync + os.replace + fsync of the directory: readers see the old or the new content."""
-    tmp = path.with_name(f"{path.name}{_TMP_MARK}{secrets.token_hex(4)}")
-    try:
-        _write_file(tmp, data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
 
 
 # ------------------------------------------------------------------------------------ tensor (de)flattening
@@ -248,7 +228,7 @@ class CheckpointStore:
         return self.root / text
 
     def _switch(self, name: str, folder: Path) -> None:
-        _atomic_write(self.root / name, (folder.name + "\n").encode())
+        write_bytes_atomic(self.root / name, (folder.name + "\n").encode(), "the save pointer", durable=True)
 
     # ------------------------------------------------------------------------------------------- cleanup
 
@@ -273,16 +253,12 @@ class CheckpointStore:
             ):
                 shutil.rmtree(p, ignore_errors=True)
                 removed.append(p)
-            elif _TMP_MARK in p.name and p.is_file():
-                p.unlink(missing_ok=True)
-                removed.append(p)
-        for folder in self.list_saves():  # a manifest's own temp file, left by a kill
-            for tmp in folder.glob(f"*{_TMP_MARK}*"):
-                tmp.unlink(missing_ok=True)
-                removed.append(tmp)
+        removed += remove_leftovers(self.root)  # a pointer's temporary file, left by a kill
+        for folder in self.list_saves():  # a manifest's own
+            removed += remove_leftovers(folder)
         if removed:
             log.info("removed %d leftovers of interrupted saves in %s", len(removed), self.root)
-            _fsync_dir(self.root)
+            fsync_folder(self.root)
         return removed
 
     def _prune(self) -> None:
@@ -295,9 +271,9 @@ class CheckpointStore:
         doomed = [p for p in saves if p.name not in keep]
         for p in doomed:  # rename first, so a kill mid-delete leaves no half save that looks complete
             trash = p.with_name(f"{_TRASH_PREFIX}{p.name}")
-            os.replace(p, trash)
+            move(p, trash, "the old save")
         if doomed:
-            _fsync_dir(self.root)
+            fsync_folder(self.root)
         for p in doomed:
             shutil.rmtree(p.with_name(f"{_TRASH_PREFIX}{p.name}"), ignore_errors=True)
 
@@ -401,7 +377,7 @@ class CheckpointStore:
         new_root = not self.root.is_dir()
         self.root.mkdir(parents=True, exist_ok=True)
         if new_root:
-            _fsync_dir(self.root.parent)
+            fsync_folder(self.root.parent)
         while True:
             folder = self.root / f"{iteration:09d}-{secrets.token_hex(3)}"
             try:
@@ -409,10 +385,11 @@ class CheckpointStore:
                 break
             except FileExistsError:
                 continue
-        _fsync_dir(self.root)
+        fsync_folder(self.root)
         lines = [f"{_write_file(folder / name, data)}  {name}\n" for name, data in files]
-        _fsync_dir(folder)
-        _atomic_write(folder / MANIFEST, "".join(lines).encode())  # last: the save is now complete
+        fsync_folder(folder)
+        # last: the save is now complete
+        write_bytes_atomic(folder / MANIFEST, "".join(lines).encode(), "the save manifest", durable=True)
         self._switch(LATEST, folder)
         if is_best:
             self._switch(BEST, folder)

@@ -21,6 +21,7 @@ from torch.nn import functional as F
 
 from facegraft.errors import InputError
 from facegraft.geometry.alignment import FACE_TYPES
+from facegraft.registry import require_choice
 
 MIN_RESOLUTION = 64
 MAX_RESOLUTION = 512
@@ -49,8 +50,7 @@ class ModelConfig:
 
     def validate(self) -> None:
         """Raise ModelConfigError (a ValueError) naming the first bad field."""
-        if self.arch not in MODELS:
-            raise ModelConfigError(f"unknown model arch '{self.arch}' (choose from: {', '.join(MODELS)})")
+        require_choice(self.arch, MODELS, "model arch", ModelConfigError)
         r = self.resolution
         if not isinstance(r, int) or isinstance(r, bool):
             raise ModelConfigError(f"model resolution must be an integer, got {r!r}")
@@ -59,10 +59,7 @@ class ModelConfig:
                 f"model resolution {r} is invalid: it must be a multiple of 16 from "
                 f"{MIN_RESOLUTION} to {MAX_RESOLUTION} (e.g. 64, 96, 128, 192, 256)"
             )
-        if self.face_type not in FACE_TYPES:
-            raise ModelConfigError(
-                f"unknown face type '{self.face_type}' (choose from: {', '.join(FACE_TYPES)})"
-            )
+        require_choice(self.face_type, FACE_TYPES, "face type", ModelConfigError)
         for name in ("ae_dims", "e_dims", "d_dims", "d_mask_dims"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:

@@ -23,6 +23,7 @@ from facegraft.persons.grouping import THRESHOLD, TrackSamples, group_tracks
 from facegraft.progress import Progress
 from facegraft.store.alignments import LANDMARKS_UNRELIABLE, AlignmentsStore, Face, Person
 from facegraft.store.face_images import read_face_png
+from facegraft.store.shot import Shot
 
 if TYPE_CHECKING:
     from facegraft.extract.pipeline import ExtractOptions, ExtractSummary
@@ -145,7 +146,7 @@ def group(
     """Group the shot's tracks into persons and store them (ids, names and photos kept where a person's
     faces mostly stay together); returns the persons, the one with the most faces first."""
     if faces_dir is None:
-        faces_dir = store.shot_dir / "faces"
+        faces_dir = Shot(store.shot_dir).faces
     samples, by_track = track_samples(store, faces_dir, embed, progress_mode)
     labels = group_tracks(samples, threshold)
     groups: dict[int, list[TrackSamples]] = {}
@@ -168,14 +169,14 @@ def extract_shot(
     """A plate extracted into `shot_dir` (extract.pipeline.extract), then its tracks grouped into persons
     when the options ask for it (`persons`, with the identity embeddings it needs): what `facegraft
     extract` does."""
-    from facegraft.extract.pipeline import FACES_DIR, ExtractOptions, extract
+    from facegraft.extract.pipeline import ExtractOptions, extract
 
     opts = opts or ExtractOptions()
     summary = extract(plate_path, shot_dir, opts, progress_mode)
     if opts.persons and opts.embeddings and summary.frames_done:
         start = time.monotonic()
         with AlignmentsStore.open(Path(shot_dir)) as store:
-            summary.persons = len(group(store, Path(shot_dir) / FACES_DIR, progress_mode=progress_mode))
+            summary.persons = len(group(store, Shot(Path(shot_dir)).faces, progress_mode=progress_mode))
         summary.seconds += time.monotonic() - start
     return summary
 
@@ -299,7 +300,7 @@ def split(
             [f for f in mine if track_key(f) in set(tracks)],
         ]
     else:
-        faces_dir = faces_dir if faces_dir is not None else store.shot_dir / "faces"
+        faces_dir = faces_dir if faces_dir is not None else Shot(store.shot_dir).faces
         embed = embed or _default_embed()
         by_track: dict[int, list[Face]] = {}
         for f in mine:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from facegraft import __version__
 from facegraft.errors import InputError
+from facegraft.io.atomic import replacing
 
 TRAINED_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 MIME = {
@@ -130,14 +130,11 @@ def sign_file(
             ingredient = {"title": Path(plate).name, "relationship": "inputTo"}
             builder.add_ingredient(json.dumps(ingredient), MIME[Path(plate).suffix.lower()], fh)
     signer = make_signer(signing)
-    tmp = path.with_name(f".{path.stem}.c2pa-tmp{path.suffix}")
     try:
-        builder.sign_file(str(path), str(tmp), signer)
-        os.replace(tmp, path)
+        with replacing(path, "the signed file", keep_extension=True) as tmp:  # c2pa reads the type by name
+            builder.sign_file(str(path), str(tmp), signer)
     except c2pa.C2paError as exc:
         raise InputError(f"C2PA signing failed ({exc})", path) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
         signer.close()
         builder.close()
 

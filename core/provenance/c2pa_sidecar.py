@@ -31,7 +31,7 @@ from xml.sax.saxutils import escape
 
 from facegraft.errors import InputError
 from facegraft.io.atomic import locked, write_bytes_atomic
-from facegraft.io.sequence import parse_sequence
+from facegraft.io.sequence import parse_sequence, sequence_regex, split_numbered
 from facegraft.provenance.c2pa_manifest import (
     ASSERTION,
     SigningKey,
@@ -90,7 +90,7 @@ def _matcher(pattern: str | Path) -> re.Pattern[str]:
     """A regex for the file names of a `####` pattern's frames (one run of # in the name)."""
     name = Path(pattern).name
     start, end = name.index("#"), name.rindex("#") + 1
-    return re.compile(rf"^{re.escape(name[:start])}-?\d{{{end - start},}}{re.escape(name[end:])}$")
+    return sequence_regex(name[:start], name[end:], end - start)
 
 
 def _sequence_files(patterns: list[str]) -> list[Path]:
@@ -219,8 +219,8 @@ def write_sidecar(
 def _candidates(file: Path) -> list[Path]:
     """Sidecars that may cover a frame file, nearest first: plate.comp.1001.exr -> plate.comp.c2pa,
     plate.c2pa."""
-    match = re.match(r"^(?P<prefix>.*?)[._-]?-?\d+\.[^.]+$", file.name)
-    stem = match.group("prefix") if match else file.stem
+    parts = split_numbered(file.name)
+    stem = parts[0].rstrip("._-") if parts and parts[2] == file.suffix else file.stem
     parts = stem.split(".")
     return [file.with_name(".".join(parts[:n]) + SUFFIX) for n in range(len(parts), 0, -1)]
 
@@ -233,7 +233,7 @@ def _asked(path: Path) -> tuple[list[Path], re.Pattern[str] | None]:
     if sequence is None:
         return [], None
     files = [sequence.path(f) for f in sequence.frames]
-    regex = re.compile(rf"^{re.escape(sequence.prefix)}-?\d+{re.escape(sequence.suffix)}$")
+    regex = sequence_regex(sequence.prefix, sequence.suffix)
     return files, regex
 
 

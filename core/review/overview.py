@@ -18,11 +18,12 @@ from __future__ import annotations
 import numpy as np
 
 from facegraft.extract.identity import SAME_PERSON
-from facegraft.faceset.collection import FACES_DIR, Faceset, open_faceset
+from facegraft.faceset.collection import Faceset, open_faceset
 from facegraft.faceset.ordering import identity_order
 from facegraft.faceset.survey import embeddings
 from facegraft.persons.shot import frame_ranges
 from facegraft.store.alignments import LANDMARKS_UNRELIABLE, NOT_TARGET, AlignmentsStore, EditRecord, Face
+from facegraft.store.shot import FACES_DIR
 from facegraft.store.shots import shots
 
 DEFAULT_MIN_CONFIDENCE = 0.5

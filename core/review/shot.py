@@ -17,13 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from facegraft.errors import InputError
-from facegraft.extract.pipeline import FACES_DIR, ExtractOptions, build_tracker
+from facegraft.extract.pipeline import ExtractOptions, build_tracker
 from facegraft.extract.tracker import FaceFinder
 from facegraft.geometry.alignment import warp_face
 from facegraft.io.colour import ColourConverter, resolve_colourspace
 from facegraft.io.plate import Plate, open_plate
 from facegraft.store.alignments import AlignmentsStore
 from facegraft.store.face_images import write_face_image
+from facegraft.store.shot import FACES_DIR, Shot
 
 KEEP_FRAMES = 6  # decoded working frames kept per shot: the frame on screen and its neighbours
 
@@ -164,7 +165,7 @@ class ShotRegistry:
     def get(self, shot: str) -> ReviewShot:
         """The shot at this folder (or .db path), which must hold an alignments store."""
         path = Path(self._check_path(shot))
-        db = path if path.suffix == ".db" else path / AlignmentsStore.DEFAULT_NAME
+        db = path if path.suffix == ".db" else Shot(path).db
         if not db.is_file():
             raise NoStore("no alignments store here (run extract first)", str(db))
         with self._lock:

@@ -24,11 +24,13 @@ import threading
 import time
 import typing
 from collections import OrderedDict
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from facegraft.errors import InputError
+from facegraft.registry import require_choice
 from facegraft.service.protocol import FrameMessage
 
 PASSES = ("comp", "swap", "matte")
@@ -45,6 +47,8 @@ class FrameEngine:
         self._keep = keep
         self._lock = threading.Lock()
         self._shots: dict[str, tuple[float, object, str]] = {}
+        self._pools: dict[tuple, dict] = {}  # whole-shot colour pools (colour_window 0) of recent calls
+        self._finder = None
 
     def model(self, path: str):
         """The swap model at `path`, loaded once and kept (least recently used dropped)."""
@@ -84,23 +88,60 @@ class FrameEngine:
         with AlignmentsStore.open(shot) as store:
             return select_persons(store, model_path, persons or PersonOptions(), load=self.model)
 
+    def _face_finder(self):
+        """The extraction defaults' detector and landmarker, loaded on the first call without a shot."""
+        from facegraft.extract.pipeline import ExtractOptions, build_tracker
+
+        if self._finder is None:
+            self._finder = build_tracker(ExtractOptions(embeddings=False, detect_every=1)).finder
+        return self._finder
+
+    def _pool_of(self, shot, opts: dict, recorded: dict, merge, frame: int, prepare, config: str):
+        """The colour-window pool lookup of a frame of a shot, as convert builds it: the same track's faces
+        on the window's earlier frames, or on frames spread over the shot for window 0, read from the
+        plate on disk (the ``plate`` option, else the one the shot's store records)."""
+        from facegraft.io.plate import open_plate
+        from facegraft.merge.frame import pooled, same_track, shot_pools, window_frames
+
+        if shot is None or not pooled(merge) or merge.colour_window == 1:
+            return lambda p: ()
+        plate_path = str(opts.get("plate") or recorded.get("path") or "")
+        if not plate_path:
+            raise InputError("options.colour_window reads the shot's other frames: give options.plate")
+        plate_path = self._check_path(plate_path)
+        with open_plate(plate_path) as plate:
+            if merge.colour_window == 0:
+                key = (id(shot), plate_path, config)
+                if key not in self._pools:
+                    self._pools[key] = shot_pools(plate, shot.by_frame, prepare)
+                    while len(self._pools) > self._keep:
+                        self._pools.pop(next(iter(self._pools)))
+                pools = self._pools[key]
+                return lambda p: pools.get(p.task.key, [])
+            frames = window_frames(frame, merge, set(plate.frames) & shot.frames_done)
+            faces = [
+                q
+                for info, px in plate.iter_frames(frames)
+                for q in prepare(px, shot.by_frame.get(info.frame, []))
+            ]
+            return same_track(faces)
+
     def process(self, msg: FrameMessage) -> tuple[np.ndarray, dict]:
         """(pass pixels (H, W, C) float32, info) for one frame message."""
-        from facegraft.extract.pipeline import ExtractOptions, build_tracker
+        from facegraft.extract.tracker import Tracker
         from facegraft.io.colour import ColourConverter, resolve_colourspace
         from facegraft.merge.convert import Selection, config_hash
-        from facegraft.merge.merger import FaceTask, composite, prepare_faces
+        from facegraft.merge.frame import merge_frame, pooled
+        from facegraft.merge.merger import FaceTask
         from facegraft.merge.options import MergeOptions
         from facegraft.merge.passes import CONFIG_KEY, SYNTHETIC_KEY, WATERMARK_KEY
-        from facegraft.merge.recolour import recolour
-        from facegraft.provenance.marking import describe, mark_comp
+        from facegraft.provenance.marking import describe
 
         opts = dict(msg.options)
         if "model" not in opts and not opts.get("swap"):
             raise InputError("options.model is required (the trained model's folder)")
         which = str(opts.get("pass", "comp"))
-        if which not in PASSES:
-            raise InputError(f"unknown pass {which!r} (choose from: {', '.join(PASSES)})")
+        require_choice(which, PASSES, "pass")
         fields = {f.name for f in dataclasses.fields(MergeOptions)}
         unknown = set(opts) - fields - set(_ENGINE_KEYS) - set(_PERSON_KEYS)
         if unknown:
@@ -131,33 +172,32 @@ class FrameEngine:
                     conv = ColourConverter(resolve_colourspace(recorded.get("colourspace") or "scene-linear"))
                 tasks = shot.by_frame.get(msg.frame, [])
             else:
+                if pooled(merge) and merge.colour_window != 1:
+                    raise InputError(
+                        "options.colour_window pools a face's colour with its track's other frames: "
+                        "give options.shot (a frame alone has no track)"
+                    )
+                shot = None
                 selection = Selection(self.model(model_path))
-                # A fresh tracker per call: frames from a host need not follow each other.
-                tracker = build_tracker(ExtractOptions(embeddings=False, detect_every=1))
-                found = tracker.step(conv.to_working_uint8(native), 0)
+                # A fresh tracker per call (frames from a host need not follow each other) around the
+                # detector and landmarker loaded once.
+                found = Tracker(self._face_finder(), detect_every=1).step(conv.to_working_uint8(native), 0)
                 crop = int(opts.get("crop_size", 512))
                 tasks = [
                     FaceTask(f.landmarks.astype(np.float64), crop_size=crop, key=i)
                     for i, f in enumerate(found)
                 ]
             model = selection.primary
-            prepared = _prepare(native, conv, tasks, selection, merge, prepare_faces)
-            rng = np.random.default_rng([merge.seed, msg.frame])  # the degrade noise convert would draw
-            chosen = [p.id for p in selection.persons]
-            pairs = [(p, recolour(p, merge.colour)) for p in prepared]
-            layers = composite(native, conv, pairs, merge, rng, chosen)
             config = config_hash(model, merge, output, conv.source, selection.record())
             payload = frame_payload(opts.get("plate") or recorded.get("path") or "", config)
-            comp = layers.comp
-            if which == "comp":  # swap and matte stay unmarked for grading, as convert leaves them
-                comp = mark_comp(
-                    layers.comp,
-                    conv.to_working_float(layers.comp),
-                    layers.matte,
-                    payload,
-                    conv.from_working_float,
-                    [p.task.landmarks for p in prepared],
-                ).comp
+            prepare = partial(_prepare_with, conv=conv, model_for=selection.model_for, merge=merge)
+            prepared = prepare(native, tasks)
+            pool_of = self._pool_of(shot, opts, recorded, merge, msg.frame, prepare, config)
+            chosen = [p.id for p in selection.persons]
+            done = merge_frame(native, conv, prepared, merge, msg.frame, chosen, payload, pool_of)
+            layers = done.layers
+            # swap and matte stay unmarked for grading, as convert leaves them
+            comp = done.marked.comp if which == "comp" else layers.comp
         if which == "comp":
             out = np.dstack([comp, alpha])
         elif which == "swap":
@@ -206,17 +246,11 @@ def _person_options(opts: dict, check_path):
     return persons
 
 
-def _prepare(native, conv, tasks, selection, merge, prepare_faces) -> list:
-    """The frame's faces aligned and swapped, each with its person's model (convert's grouping: one batch
-    a model), in the order of `tasks`; faces of persons not chosen are left out."""
-    groups: dict[int, tuple[object, list]] = {}
-    for t in tasks:
-        model = selection.model_for(t)
-        if model is not None:
-            groups.setdefault(id(model), (model, []))[1].append(t)
-    order = {id(t): i for i, t in enumerate(tasks)}
-    out = [p for model, group in groups.values() for p in prepare_faces(native, conv, group, model, merge)]
-    return sorted(out, key=lambda p: order[id(p.task)])
+def _prepare_with(native, tasks, *, conv, model_for, merge) -> list:
+    """merge.frame.prepare_frame with the call's converter, models and options bound."""
+    from facegraft.merge.frame import prepare_frame
+
+    return prepare_frame(native, conv, list(tasks), model_for, merge)
 
 
 def frame_payload(plate: str, config: str):
@@ -240,8 +274,7 @@ def _output_options(opts: dict):
     output = OutputOptions()
     for key, allowed in (("layout", LAYOUTS), ("format", FORMATS)):
         if key in opts:
-            if opts[key] not in allowed:
-                raise InputError(f"unknown {key} {opts[key]!r} (choose from: {', '.join(allowed)})")
+            require_choice(opts[key], allowed, key)
             setattr(output, key, opts[key])
     return output
 

@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+from facegraft.registry import require_choice
 from facegraft.service.jobstore import Job, JobStore
 from facegraft.service.persons import PERSON_OPTIONS, PersonRequestError
 from facegraft.service.persons import resolve_paths as person_paths
@@ -84,8 +85,7 @@ def resolve_path(value: str, roots: list[Path]) -> str:
 
 def build_argv(kind: str, args: dict, roots: list[Path]) -> tuple[list[str], dict]:
     """(argv for `facegraft`, the args with paths resolved) for a job; JobRequestError when invalid."""
-    if kind not in KINDS:
-        raise JobRequestError(f"unknown job kind {kind!r} (choose from: {', '.join(KINDS)})")
+    require_choice(kind, KINDS, "job kind", JobRequestError)
     if not isinstance(args, dict):
         raise JobRequestError("args must be an object of option names to values")
     actions = option_names(kind)

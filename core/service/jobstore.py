@@ -4,12 +4,13 @@ States: ``queued`` -> ``running`` -> ``done`` | ``failed`` | ``cancelled``; a jo
 the service starts was cut short by a crash and becomes ``interrupted`` (then ``queued`` again when the
 service resumes it: extract, train and convert all resume where they stopped).
 
-The layout is versioned like the alignments store: ``meta.schema_version`` and one upgrade step per
-version in ``UPGRADES`` (only version 1 so far).
+The layout is versioned like the alignments store (store.versioned): ``meta.schema_version`` and one
+upgrade step per version in ``UPGRADES`` (only version 1 so far).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -18,6 +19,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from facegraft.store import versioned
 
 STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 FINAL = ("done", "failed", "cancelled")
@@ -33,6 +36,14 @@ _SCHEMA_V1 = (
     "CREATE INDEX jobs_state ON jobs(state, seq)",
 )
 UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {}
+
+
+def _create(conn: sqlite3.Connection) -> None:
+    for statement in _SCHEMA_V1:
+        conn.execute(statement)
+
+
+LAYOUT = versioned.Layout("facegraft.jobs", CURRENT_VERSION, _create, UPGRADES, "job table")
 
 
 @dataclass
@@ -90,8 +101,8 @@ class JobStore:
             str(self.path), check_same_thread=False, isolation_level=None, timeout=30
         )
         self._conn.execute("PRAGMA journal_mode=WAL")
-        with self._lock, self._tx():
-            self._prepare()
+        with self._lock, self._tx():  # one immediate transaction: two services starting together wait
+            versioned.prepare(self._conn, LAYOUT, self.path, True, contextlib.nullcontext)
 
     def _tx(self):
         conn = self._conn
@@ -104,23 +115,6 @@ class JobStore:
                 conn.execute("ROLLBACK" if exc_type else "COMMIT")
 
         return _T()
-
-    def _prepare(self) -> None:
-        has = self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
-        if not has:
-            for statement in _SCHEMA_V1:
-                self._conn.execute(statement)
-            self._conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(CURRENT_VERSION),))
-            self._conn.execute("INSERT INTO meta VALUES ('format', 'facegraft.jobs')")
-            return
-        (version,) = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        version = int(version)
-        if version > CURRENT_VERSION:
-            raise RuntimeError(f"{self.path}: written by a newer facegraft (jobs schema {version})")
-        while version < CURRENT_VERSION:
-            UPGRADES[version](self._conn)
-            version += 1
-            self._conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
 
     def close(self) -> None:
         self._conn.close()

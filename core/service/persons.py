@@ -16,6 +16,7 @@ from pathlib import Path
 
 from facegraft.errors import FacegraftError, InputError, StoreError
 from facegraft.persons.select import is_photo_spec, split_pair
+from facegraft.store.shot import Shot
 
 # Person options per job kind: option name -> the option naming the shot whose persons it picks from.
 PERSON_OPTIONS = {
@@ -110,7 +111,7 @@ def shot_persons(shot: str) -> dict:
 
     db = Path(shot)
     if db.is_dir():
-        db = db / AlignmentsStore.DEFAULT_NAME
+        db = Shot(db).db
     if not db.is_file():
         raise PersonRequestError(f"{shot}: no alignments store here (extract the shot first)", 404)
     try:

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from facegraft.errors import InputError
+from facegraft.io.atomic import write_text_atomic
 
 TOKEN_HEADER = "X-Facegraft-Token"
 
@@ -31,11 +32,7 @@ def service_dir() -> Path:
 
 
 def _write_private(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    write_text_atomic(path, text, "the service file", private=True)
 
 
 def ensure_token(folder: Path) -> str:

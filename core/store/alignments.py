@@ -35,7 +35,8 @@ import numpy as np
 
 from facegraft.errors import StoreError
 from facegraft.io.png import encode_png
-from facegraft.store import schema
+from facegraft.store import schema, versioned
+from facegraft.store.shot import STORE_NAME, store_path
 
 _FACE_COLUMNS = (
     "id, frame, idx, x0, y0, x1, y1, score, landmarks, yaw, pitch, roll, embedding, track_id, matrix,"
@@ -300,7 +301,7 @@ class Edit:
 class AlignmentsStore:
     """Frames and faces of one plate in ``SHOTDIR/alignments.db``; open with ``AlignmentsStore.open``."""
 
-    DEFAULT_NAME = "alignments.db"
+    DEFAULT_NAME = STORE_NAME
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
@@ -312,7 +313,7 @@ class AlignmentsStore:
     @classmethod
     def open(cls, path: str | Path, create: bool = False) -> AlignmentsStore:
         """Open the store at a .db file or a shot folder; create it when asked; upgrade an older schema."""
-        db = _resolve(Path(path))
+        db = store_path(Path(path))
         if not db.is_file():
             if not create:
                 raise StoreError("no alignments store here (run extract first)", str(db))
@@ -336,22 +337,7 @@ class AlignmentsStore:
         conn = self._conn
         conn.execute("PRAGMA journal_mode=DELETE")
         conn.execute("PRAGMA foreign_keys=ON")
-        version = schema.read_version(conn)
-        if version is None:
-            has_tables = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
-            if has_tables or not create:
-                raise StoreError("not a facegraft alignments store", str(self.path))
-            with self.transaction():
-                schema.initialise(conn)
-            return
-        if version > schema.CURRENT_VERSION:
-            raise StoreError(
-                f"written by a newer facegraft (schema {version} > {schema.CURRENT_VERSION})",
-                str(self.path),
-            )
-        if version < schema.CURRENT_VERSION:
-            with self.transaction():
-                schema.upgrade(conn, version)
+        versioned.prepare(conn, schema.LAYOUT, self.path, create, self.transaction)
         if Path(f"{self.path}-journal").exists():
             # A killed writer left a journal: reading rolled back a hot one; a real write removes an
             # unfinished one, so the closed store is one file again.
@@ -882,13 +868,6 @@ def check_person_name(name: str) -> str:
             f"person name {name!r} is not allowed (a letter, then up to 39 letters, digits, '_' or '-')"
         )
     return name
-
-
-def _resolve(path: Path) -> Path:
-    """A .db path as given; a folder (existing, or a new path without a suffix) -> folder/alignments.db."""
-    if path.is_dir() or (not path.exists() and not path.suffix):
-        return path / AlignmentsStore.DEFAULT_NAME
-    return path
 
 
 def _to_json(value: Any, what: str) -> str:

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from facegraft.errors import InputError
+from facegraft.io.atomic import move
 from facegraft.store.alignments import AlignmentsStore
 from facegraft.store.face_images import face_image_name, read_face_tags
+from facegraft.store.shot import Shot
 
 log = logging.getLogger(__name__)
 _TMP_PREFIX = "_facegraft_renaming_"
@@ -29,7 +31,7 @@ def frames_with_several_faces(store: AlignmentsStore) -> list[int]:
 
 
 def _faces_dir(store: AlignmentsStore, faces_dir: Path | None) -> Path:
-    folder = Path(faces_dir) if faces_dir is not None else store.shot_dir / "faces"
+    folder = Path(faces_dir) if faces_dir is not None else Shot(store.shot_dir).faces
     if not folder.is_dir():
         # Refuse rather than treat every face image as deleted.
         raise InputError("faces folder not found", str(folder))
@@ -114,10 +116,10 @@ def rename_face_images(store: AlignmentsStore, faces_dir: Path | None = None) ->
     staged = []
     for i, (face_id, (name, target)) in enumerate(sorted(moves.items())):
         tmp = f"{_TMP_PREFIX}{os.getpid()}_{i}.png"
-        os.replace(folder / name, folder / tmp)
+        move(folder / name, folder / tmp, "the face image")
         staged.append((face_id, name, tmp, target))
     for face_id, name, tmp, target in staged:
-        os.replace(folder / tmp, folder / target)
+        move(folder / tmp, folder / target, "the face image")
         claims[face_id] = target
         result.renamed.append((name, target))
     with store.transaction():

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from facegraft.errors import InputError
+from facegraft.io.atomic import write_text_atomic
 from facegraft.store.alignments import FACE_FLAGS, AlignmentsStore, Face, FrameRecord
 
 SCHEMA_NAME = "facegraft.alignments"
@@ -80,17 +79,7 @@ def export_json(store: AlignmentsStore, path: str | Path) -> int:
         lines.append(json.dumps(frame, allow_nan=False))
     # One frame per line keeps big files diffable and error positions meaningful.
     text = json.dumps(head)[:-1] + ', "frames": [\n' + ",\n".join(lines) + ("\n" if lines else "") + "]}\n"
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise InputError(f"cannot write the alignments JSON ({exc.strerror or exc})", str(path)) from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text, "the alignments JSON")
     return len(lines)
 
 

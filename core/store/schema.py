@@ -33,6 +33,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from facegraft.store.versioned import Layout, set_meta
+from facegraft.store.versioned import read_version as versioned_read
+
 FORMAT = "facegraft.alignments"
 CURRENT_VERSION = 5
 
@@ -165,36 +168,20 @@ _V5: tuple[str, ...] = (
 )
 
 
-def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
-    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
-
-
 def create_v1(conn: sqlite3.Connection) -> None:
     """Create an empty version-1 database (kept so tests can build real old stores to upgrade)."""
     for statement in _V1:
         conn.execute(statement)
-    _set_meta(conn, "format", FORMAT)
-    _set_meta(conn, "schema_version", "1")
+    set_meta(conn, "format", FORMAT)
+    set_meta(conn, "schema_version", "1")
 
 
-def initialise(conn: sqlite3.Connection) -> None:
-    """Create an empty database at the current version."""
+def _create(conn: sqlite3.Connection) -> None:
+    """Create the tables of an empty database at the current version (versioned.prepare adds the meta
+    format and version)."""
     for statement in _V5:
         conn.execute(statement)
-    _set_meta(conn, "format", FORMAT)
-    _set_meta(conn, "schema_version", str(CURRENT_VERSION))
-    _set_meta(conn, "next_face_id", "1")
-
-
-def read_version(conn: sqlite3.Connection) -> int | None:
-    """The stored schema version, or None when the database holds no facegraft ``meta`` table."""
-    has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
-    if not has_meta:
-        return None
-    rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('format', 'schema_version')"))
-    if rows.get("format") != FORMAT or "schema_version" not in rows:
-        return None
-    return int(rows["schema_version"])
+    set_meta(conn, "next_face_id", "1")
 
 
 def _upgrade_1_to_2(conn: sqlite3.Connection) -> None:
@@ -209,7 +196,7 @@ def _upgrade_1_to_2(conn: sqlite3.Connection) -> None:
         " width = (SELECT size FROM faces WHERE faces.id = masks.face_id)"
     )
     (top,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM faces").fetchone()
-    _set_meta(conn, "next_face_id", str(top + 1))
+    set_meta(conn, "next_face_id", str(top + 1))
 
 
 def _upgrade_2_to_3(conn: sqlite3.Connection) -> None:
@@ -248,14 +235,9 @@ UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {
 }
 
 
-def upgrade(conn: sqlite3.Connection, from_version: int) -> int:
-    """Apply UPGRADES[from_version], UPGRADES[from_version + 1], ... inside the caller's transaction."""
-    version = from_version
-    while version < CURRENT_VERSION:
-        step = UPGRADES.get(version)
-        if step is None:
-            raise ValueError(f"no upgrade from alignments schema {version}")
-        step(conn)
-        version += 1
-        _set_meta(conn, "schema_version", str(version))
-    return version
+LAYOUT = Layout(FORMAT, CURRENT_VERSION, _create, UPGRADES, "alignments store")
+
+
+def read_version(conn: sqlite3.Connection) -> int | None:
+    """The alignments schema version of an open database, None when it is no alignments store."""
+    return versioned_read(conn, LAYOUT)

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import secrets
 import warnings
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import torch
 
 from facegraft import __version__
 from facegraft.errors import FacegraftError, InputError
+from facegraft.io.atomic import write_bytes_atomic
 from facegraft.models.networks import FaceSwapModel
 
 DEFAULT_OPSET = 18  # the newest opset torch's exporter writes natively (no version conversion)
@@ -104,16 +103,7 @@ def export_onnx(model_dir: str | Path, out_path: str | Path, opset: int = DEFAUL
     proto.doc_string = "facegraft face swap: destination face in, the source identity's face and mask out"
     onnx.checker.check_model(proto)
     data = proto.SerializeToString()
-    tmp = out.with_name(f".{out.name}.tmp-{secrets.token_hex(4)}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(out, data, "the ONNX model", durable=True)
     return {
         "onnx": str(out),
         "bytes": len(data),

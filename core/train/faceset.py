@@ -20,6 +20,7 @@ from facegraft.geometry.alignment import transform_points
 from facegraft.mask.stored import stored_masks
 from facegraft.persons.select import chosen_person
 from facegraft.store.alignments import NOT_TARGET, AlignmentsStore, Person
+from facegraft.store.shot import Shot
 
 
 @dataclass
@@ -75,7 +76,7 @@ def load_faceset(
                     "(re-export the faceset or pass the same --face-type)",
                     shot,
                 )
-            path = shot / "faces" / face.image
+            path = Shot(shot).faces / face.image
             if not path.is_file():
                 continue
             bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)

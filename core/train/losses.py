@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from facegraft.registry import require_choice
+
 JAW = slice(0, 17)
 BROWS = slice(17, 27)
 RIGHT_EYE = slice(36, 42)
@@ -74,8 +76,7 @@ def masked_face_loss(
     same, plus eye_mouth_weight * mean |pred - target| * eye_mouth when an eye/mouth mask is given.
     Pixels where mask (and eye_mouth) is 0 do not affect the loss at all; blur or dilate the mask before
     calling to soften its edge."""
-    if pixel not in ("l1", "mse"):
-        raise ValueError(f"unknown pixel loss '{pixel}' (choose from: l1, mse)")
+    require_choice(pixel, ("l1", "mse"), "pixel loss", ValueError)
     p, t = pred * mask, target * mask
     loss = dssim_weight * dssim(p, t)
     diff = p - t

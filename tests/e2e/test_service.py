@@ -330,14 +330,22 @@ def test_the_service_can_listen_on_a_private_unix_socket(world, tmp_path, start_
     assert not sock.exists()
 
 
-def test_a_frame_call_with_the_shot_gives_convert_s_pixels(world, tmp_path):
+@pytest.mark.parametrize("window", [1, 3, 0])
+def test_a_frame_call_with_the_shot_gives_convert_s_pixels(world, tmp_path, window):
+    """Colour window included: the service reads the window's other frames from the shot's plate."""
     client = world["client"]
-    out = world["root"] / "frame_reference"
-    assert convert(world, out).returncode == 0
-    frame = FIRST + 1
+    out = world["root"] / f"frame_reference_{window}"
+    assert convert(world, out, "--colour-window", str(window)).returncode == 0
+    frame = FIRST + 2
     rgba = read_image(str(world["plate"]).replace("####", str(frame)), channels=("R", "G", "B", "A"))
     h, w = rgba.shape[:2]
-    opts = {"model": str(world["model"]), "shot": str(world["shot"])}
+    opts = {"model": str(world["model"]), "shot": str(world["shot"]), "colour_window": window}
+    if window != 1:  # the window changes the swap's colour, so matching convert here means pooling as it does
+        alone = read_image(
+            world["root"] / "frame_reference_1" / f"plate.{frame:04d}.exr", channels=("swap.R",)
+        )
+        pooled = read_image(out / f"plate.{frame:04d}.exr", channels=("swap.R",))
+        assert np.abs(alone - pooled).max() > 1e-2
     for name, channels in (("comp", ("R", "G", "B")), ("swap", ("swap.R", "swap.G", "swap.B", "swap.A"))):
         got, info = client.frame(
             np.ascontiguousarray(rgba, np.float32), w, h, {**opts, "pass": name}, frame=frame

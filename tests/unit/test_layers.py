@@ -157,3 +157,134 @@ def test_every_engine_package_is_installed():
     listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     folders = {f"facegraft.{p.parent.name}" for p in (REPO / "core").glob("*/__init__.py")}
     assert folders - listed == set()
+
+
+def core_offences(scan, homes: set[Path] = frozenset()) -> set[str]:
+    """`path:line` of what `scan` (module -> lines) finds in core/, outside the modules in `homes`."""
+    return {
+        f"{p.relative_to(REPO)}:{line}"
+        for p in sorted((REPO / "core").rglob("*.py"))
+        if p not in homes
+        for line in scan(p)
+    }
+
+
+def renames(path: Path) -> list[int]:
+    """Lines of one module that rename a file: os.replace / os.rename, shutil.move, or Path.rename /
+    Path.replace (one argument; str.replace takes two, dataclasses.replace takes keywords)."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        owner = node.func.value.id if isinstance(node.func.value, ast.Name) else ""
+        attr = node.func.attr
+        if (owner, attr) in {("os", "replace"), ("os", "rename"), ("shutil", "move")} or (
+            attr in ("rename", "replace")
+            and owner not in ("os", "dataclasses", "shutil")
+            and len(node.args) == 1
+            and not node.keywords
+        ):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_the_engine_renames_files_in_the_atomic_write_helper_alone():
+    """One implementation of atomic writes and moves (facegraft.io.atomic); the hosts have their own."""
+    found = core_offences(renames, {REPO / "core" / "io" / "atomic.py"})
+    assert found == set()
+
+
+def test_the_rename_scan_sees_each_form(tmp_path):
+    src = (
+        "import os, shutil, dataclasses\n"
+        "os.replace(a, b)\nos.rename(a, b)\nshutil.move(a, b)\np.rename(q)\np.replace(q)\n"
+        "s.replace('a', 'b')\ndataclasses.replace(x, y=1)\n"
+    )
+    (tmp_path / "m.py").write_text(src)
+    assert renames(tmp_path / "m.py") == [2, 3, 4, 5, 6]
+
+
+SHOT_NAMES = {"alignments.db", "faces", "debug"}
+
+
+def shot_layout_spellings(path: Path) -> list[int]:
+    """Lines of one module that spell a shot folder's part by name: `x / "faces"`, or "alignments.db"
+    anywhere outside a docstring or help text (a string that is the whole name)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            for side in (node.left, node.right):
+                if isinstance(side, ast.Constant) and side.value in SHOT_NAMES:
+                    lines.append(node.lineno)
+        elif isinstance(node, ast.Constant) and node.value == "alignments.db":
+            lines.append(node.lineno)
+    return sorted(set(lines))
+
+
+def test_the_shot_layout_is_named_in_one_module():
+    found = core_offences(shot_layout_spellings, {REPO / "core" / "store" / "shot.py"})
+    assert found == set()
+
+
+def test_the_layout_scan_sees_each_spelling(tmp_path):
+    (tmp_path / "m.py").write_text(
+        'a = shot / "faces"\nb = "alignments.db"\nc = "faces: 3"\nd = x / "debug"\n'
+    )
+    assert shot_layout_spellings(tmp_path / "m.py") == [1, 2, 4]
+
+
+FRAME_NAME_HOMES = {REPO / "core" / "io" / "sequence.py", REPO / "core" / "io" / "framespec.py"}
+
+
+def signed_number_patterns(path: Path) -> list[int]:
+    """Lines of one module whose string literals hold a regex for a signed number (`-?\\d`): the mark of a
+    frame number read from a file name (or a frame range)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    return sorted(
+        {
+            node.lineno
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and "-?\\d" in node.value
+        }
+    )
+
+
+def test_frame_numbers_are_read_from_file_names_in_one_module():
+    """io.sequence parses frame-file names (split_numbered, frame_of_name, sequence_regex); io.framespec
+    reads frame ranges ("1001-1100x2"). No other module reads a frame number out of a name."""
+    found = core_offences(signed_number_patterns, FRAME_NAME_HOMES)
+    assert found == set()
+
+
+def test_a_bad_choice_is_worded_in_one_place():
+    """registry.unknown words every "unknown X 'y' (choose from: ...)" error; a module that writes its own
+    drifts (quotes, order, the list it names)."""
+
+    def worded(path: Path) -> list[int]:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return [i for i, line in enumerate(lines, 1) if "(choose from: {" in line]
+
+    assert core_offences(worded, {REPO / "core" / "registry.py"}) == set()
+
+
+def calls_of(path: Path, names: set[str]) -> list[str]:
+    """`name:line` of each call in one module of a function named in `names` (bare or as an attribute)."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+            if name in names:
+                out.append(f"{name}:{node.lineno}")
+    return out
+
+
+def test_one_per_frame_merge_serves_convert_and_the_frame_service():
+    """merge.frame.merge_frame alone recolours, composites and marks a frame (convert and /v1/frame both
+    call it), so the two cannot drift apart again."""
+    steps = {"recolour", "composite", "mark_comp"}
+    found = core_offences(lambda path: calls_of(path, steps), {REPO / "core" / "merge" / "frame.py"})
+    assert found == set()
+    for user in ("merge/convert.py", "service/frames.py"):
+        assert calls_of(REPO / "core" / user, {"merge_frame"}), f"core/{user} no longer calls merge_frame"

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from facegraft.errors import InputError
-from facegraft.io.sequence import SequencePattern, parse_sequence
+from facegraft.io.sequence import (
+    SequencePattern,
+    frame_of_name,
+    parse_sequence,
+    sequence_regex,
+    split_numbered,
+)
 
 
 def touch(directory: Path, *names: str) -> None:
@@ -116,3 +122,26 @@ def test_many_frames_found_by_one_listing(tmp_path: Path) -> None:
     touch(tmp_path, *(f"big.{f:05d}.png" for f in range(2000)))
     seq = parse_sequence(tmp_path / "big.#####.png")
     assert seq is not None and len(seq.frames) == 2000 and seq.frames[-1] == 1999
+
+
+@pytest.mark.parametrize(
+    ("name", "parts", "frame", "separated"),
+    [
+        ("plate.1001.exr", ("plate.", "1001", ".exr"), 1001, 1001),
+        ("plate.-0012.exr", ("plate.", "-0012", ".exr"), -12, -12),
+        ("shot_0042.png", ("shot_", "0042", ".png"), 42, 42),
+        ("IMG1234.png", ("IMG", "1234", ".png"), 1234, None),
+        ("comp.v2.1001.exr", ("comp.v2.", "1001", ".exr"), 1001, 1001),
+        ("astronaut.png", None, None, None),
+    ],
+)
+def test_a_frame_number_is_read_from_a_file_name(name, parts, frame, separated):
+    assert split_numbered(name) == parts
+    assert frame_of_name(name) == frame
+    assert frame_of_name(name, separated=True) == separated
+
+
+def test_a_sequence_regex_matches_its_frames_only():
+    regex = sequence_regex("plate.", ".exr", 4)
+    assert regex.match("plate.1001.exr").group(1) == "1001" and regex.match("plate.-0001.exr")
+    assert not regex.match("plate.101.exr") and not regex.match("plate.1001.exr.tmp")
