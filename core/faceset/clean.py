@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from facegraft.faceset.collection import (
-    move_files,
     open_faceset,
-    recover_interrupted,
     remove_empty_groups,
 )
+from facegraft.io.atomic import move_batch, recover_moves
 from facegraft.store.alignments import NOT_TARGET
 
 
@@ -42,7 +41,7 @@ def clean_faceset(shot: str | Path) -> CleanResult:
     """Rename kept images back to their store names and flag not-target the faces whose image was
     deleted."""
     first = open_faceset(shot)
-    recover_interrupted(first.folder)
+    recover_moves(first.folder)
     faceset = open_faceset(shot)
     store = faceset.open_store()  # a shot is required: the store is what gets cleaned
     result = CleanResult()
@@ -70,7 +69,7 @@ def clean_faceset(shot: str | Path) -> CleanResult:
         else:
             kept[face_id] = item.canonical_name
             clear.append((item.path, target))
-    result.renamed = move_files(folder, clear)
+    result.renamed = move_batch(folder, clear)
     remove_empty_groups(folder)
     with store, store.transaction():
         faces = {int(f.id): f for f in store.faces()}  # type: ignore[arg-type]

@@ -36,7 +36,6 @@ from facegraft.store.shot import FACES_DIR, Shot
 
 GROUP_MARKER = ".facegraft-group"
 _SORT_PREFIX = re.compile(r"^\d+-")
-_TMP_PREFIX = ".facegraft-moving-"
 
 
 @dataclass
@@ -217,30 +216,6 @@ def open_faceset(path: str | Path, person: str = "") -> Faceset:
     return Faceset(folder, db, items, chosen)
 
 
-def move_files(folder: Path, moves: Iterable[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
-    """Move files inside `folder` as one batch: every source to a hidden temporary name first, then to its
-    target, so names that swap never clobber each other. Returns the moves made.
-
-    A target that exists and is not itself moving away is refused before anything moves."""
-    plan = [(Path(s), Path(t)) for s, t in moves if Path(s) != Path(t)]
-    leaving = {s for s, _ in plan}
-    targets = [t for _, t in plan]
-    if len(set(targets)) != len(targets):
-        raise InputError("two images would get the same name", folder)
-    for _, t in plan:
-        if t.exists() and t not in leaving:
-            raise InputError(f"{t.name} already exists and is not one of the images being moved", t.parent)
-    staged = []
-    for i, (s, t) in enumerate(plan):
-        tmp = folder / f"{_TMP_PREFIX}{os.getpid()}-{i}.png"
-        move(s, tmp, "the face image")
-        staged.append((tmp, t))
-    for tmp, t in staged:
-        t.parent.mkdir(parents=True, exist_ok=True)
-        move(tmp, t, "the face image")
-    return plan
-
-
 def make_group_folder(folder: Path, name: str) -> Path:
     """A group sub-folder of the faces folder, marked so that scans and `clean` know a sort made it."""
     group = folder / name
@@ -260,17 +235,6 @@ def remove_empty_groups(folder: Path) -> list[Path]:
                 group.rmdir()
                 removed.append(group)
     return removed
-
-
-def recover_interrupted(folder: Path) -> list[Path]:
-    """Temporary files a killed move left behind (``.facegraft-moving-*``), renamed to visible names so
-    the next `clean` puts them back by their tags. Returns the new paths."""
-    restored = []
-    for tmp in sorted(folder.glob(f"{_TMP_PREFIX}*.png")):
-        target = folder / f"recovered-{tmp.name[len(_TMP_PREFIX) :]}"
-        move(tmp, target, "the face image")
-        restored.append(target)
-    return restored
 
 
 def require_new_folder(out: Path) -> None:

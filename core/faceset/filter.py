@@ -14,8 +14,9 @@ import numpy as np
 from facegraft.errors import InputError
 from facegraft.extract.identity import SAME_PERSON
 from facegraft.extract.photo import photo_embedding
-from facegraft.faceset.collection import Faceset, move_files, open_faceset
+from facegraft.faceset.collection import Faceset, open_faceset
 from facegraft.faceset.survey import embeddings
+from facegraft.io.atomic import move_batch
 from facegraft.options import opt
 from facegraft.store.alignments import NOT_TARGET
 
@@ -98,6 +99,6 @@ def filter_faceset(
         if ids:  # flagged first: a move cut short leaves faces flagged, never used unflagged
             with faceset.open_store() as store:
                 store.set_flag(ids, NOT_TARGET)
-        move_files(faceset.folder, [(i.path, dest / i.canonical_name) for i in leaving])
+        move_batch(faceset.folder, [(i.path, dest / i.canonical_name) for i in leaving])
         result.moved_to, result.flagged = dest, sorted(ids)
     return result

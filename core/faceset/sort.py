@@ -22,12 +22,11 @@ from facegraft.faceset import ordering
 from facegraft.faceset.collection import (
     Faceset,
     make_group_folder,
-    move_files,
     open_faceset,
-    recover_interrupted,
     remove_empty_groups,
 )
 from facegraft.faceset.survey import require_store_columns, survey
+from facegraft.io.atomic import move_batch, recover_moves
 from facegraft.options import opt
 from facegraft.registry import lookup
 
@@ -159,7 +158,7 @@ def sort_faceset(
     `person` (an id, name or photo) only that person's images are sorted, the others keep their names."""
     method = lookup(SORT_METHODS, opts.by, "sort method")
     folder = open_faceset(path).folder
-    recover_interrupted(folder)
+    recover_moves(folder)
     faceset = open_faceset(path, person)
     if not faceset.items:
         who = f" of {faceset.person.label}" if faceset.person is not None else ""
@@ -190,7 +189,7 @@ def _apply(faceset: Faceset, opts: SortOptions, order: np.ndarray, groups: list[
             if i not in chosen:
                 aside.append(rest / item.canonical_name)
                 moves.append((item.path, rest / item.canonical_name))
-    move_files(folder, moves)
+    move_batch(folder, moves)
     remove_empty_groups(folder)
     if faceset.store_path is not None:
         names = {

@@ -11,7 +11,7 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from facegraft.errors import InputError
@@ -72,6 +72,49 @@ def move(source: str | Path, target: str | Path, what: str = "the file") -> None
         os.replace(source, target)
     except OSError as exc:
         raise InputError(f"cannot move {what} ({exc.strerror or exc})", str(source)) from exc
+
+
+MOVING_PREFIX = ".facegraft-moving-"  # a file between the two phases of move_batch
+
+
+def move_batch(
+    folder: str | Path, moves: Iterable[tuple[str | Path, str | Path]], what: str = "the face image"
+) -> list[tuple[Path, Path]]:
+    """Move files inside `folder` as one batch: every source to a hidden temporary name first, then to its
+    target, so names that swap never clobber each other; returns the moves made. Two moves to one target,
+    or a target that exists and is not itself moving away, are refused before anything moves. A batch
+    killed between the phases is found again by `recover_moves`."""
+    folder = Path(folder)
+    plan = [(Path(s), Path(t)) for s, t in moves if Path(s) != Path(t)]
+    leaving = {s for s, _ in plan}
+    targets = [t for _, t in plan]
+    if len(set(targets)) != len(targets):
+        raise InputError(f"two files would get the same name moving {what}s", str(folder))
+    for _, t in plan:
+        if t.exists() and t not in leaving:
+            raise InputError(
+                f"{t.name} already exists and is not one of the files being moved", str(t.parent)
+            )
+    staged = []
+    for i, (s, t) in enumerate(plan):
+        tmp = folder / f"{MOVING_PREFIX}{os.getpid()}-{i}{s.suffix}"
+        move(s, tmp, what)
+        staged.append((tmp, t))
+    for tmp, t in staged:
+        t.parent.mkdir(parents=True, exist_ok=True)
+        move(tmp, t, what)
+    return plan
+
+
+def recover_moves(folder: str | Path) -> list[Path]:
+    """Files a killed `move_batch` left under their temporary names, renamed to visible
+    ``recovered-*`` names so that whoever owns the folder can name them again (by their tags)."""
+    restored = []
+    for tmp in sorted(Path(folder).glob(f"{MOVING_PREFIX}*")):
+        target = tmp.with_name(f"recovered-{tmp.name[len(MOVING_PREFIX) :]}")
+        move(tmp, target)
+        restored.append(target)
+    return restored
 
 
 def _remove(path: Path) -> None:

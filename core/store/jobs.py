@@ -6,18 +6,16 @@ Pure logic over the store and the faces folder; each job returns what it found o
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from facegraft.errors import InputError
-from facegraft.io.atomic import move
+from facegraft.io.atomic import move_batch, recover_moves
 from facegraft.store.alignments import AlignmentsStore
 from facegraft.store.face_images import face_image_name, read_face_tags
 from facegraft.store.shot import Shot
 
 log = logging.getLogger(__name__)
-_TMP_PREFIX = "_facegraft_renaming_"
 
 
 def frames_without_faces(store: AlignmentsStore) -> list[int]:
@@ -65,6 +63,7 @@ def rename_face_images(store: AlignmentsStore, faces_dir: Path | None = None) ->
     that stays put is left where it is and reported in ``orphans``.
     """
     folder = _faces_dir(store, faces_dir)
+    recover_moves(folder)
     result = RenameResult()
     faces = {face.id: face for face in store.faces()}
     claims: dict[int, str] = {}
@@ -111,15 +110,11 @@ def rename_face_images(store: AlignmentsStore, faces_dir: Path | None = None) ->
                 del moves[face_id]
                 stay.add(name)
                 blocked = True
-    # Phase 1: every mover to a temporary name; phase 2: temporary -> target. A crash between the phases
-    # leaves tagged .png files that the next run renames.
-    staged = []
-    for i, (face_id, (name, target)) in enumerate(sorted(moves.items())):
-        tmp = f"{_TMP_PREFIX}{os.getpid()}_{i}.png"
-        move(folder / name, folder / tmp, "the face image")
-        staged.append((face_id, name, tmp, target))
-    for face_id, name, tmp, target in staged:
-        move(folder / tmp, folder / target, "the face image")
+    # One batch through temporary names (a crash between its phases leaves files that the next run's
+    # recover_moves names visibly again, and renames by their tags).
+    ordered = sorted(moves.items())
+    move_batch(folder, [(folder / name, folder / target) for _, (name, target) in ordered], "the face image")
+    for face_id, (name, target) in ordered:
         claims[face_id] = target
         result.renamed.append((name, target))
     with store.transaction():

@@ -9,8 +9,11 @@ import pytest
 
 from facegraft.errors import InputError
 from facegraft.io.atomic import (
+    MOVING_PREFIX,
     is_temporary,
     move,
+    move_batch,
+    recover_moves,
     remove_leftovers,
     replacing,
     temporary_name,
@@ -71,3 +74,17 @@ def test_a_move_that_cannot_happen_is_a_one_line_error_naming_the_file(tmp_path)
     with pytest.raises(InputError, match="cannot move the face image") as err:
         move(tmp_path / "gone.png", tmp_path / "there.png", "the face image")
     assert "gone.png" in str(err.value)
+
+
+def test_a_batch_of_moves_swaps_names_without_clobbering_and_a_killed_one_is_recovered(tmp_path):
+    a, b = tmp_path / "000001_0.png", tmp_path / "000002_0.png"
+    a.write_bytes(b"A")
+    b.write_bytes(b"B")
+    assert move_batch(tmp_path, [(a, b), (b, a)]) == [(a, b), (b, a)]
+    assert (a.read_bytes(), b.read_bytes()) == (b"B", b"A")
+    with pytest.raises(InputError, match="already exists"):
+        move_batch(tmp_path, [(a, b)])  # b stays: nothing moves
+    assert (a.read_bytes(), b.read_bytes()) == (b"B", b"A")
+    (tmp_path / f"{MOVING_PREFIX}77-0.png").write_bytes(b"C")  # a batch killed between its phases
+    (restored,) = recover_moves(tmp_path)
+    assert restored.name == "recovered-77-0.png" and restored.read_bytes() == b"C"
