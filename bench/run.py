@@ -24,15 +24,12 @@ def _module(name: str) -> ModuleType:
 
 
 def _write(name: str, result: dict, markdown: str) -> Path:
-    """results/NAME.json (through a temporary name) and results/NAME.md."""
+    """results/NAME.json and results/NAME.md, each through a temporary name (the engine's atomic write)."""
+    from facegraft.io.atomic import write_text_atomic
+
     out = RESULTS / f"{name}.json"
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    tmp.replace(out)
-    md = RESULTS / f"{name}.md"
-    md_tmp = md.with_suffix(".md.tmp")
-    md_tmp.write_text(markdown)
-    md_tmp.replace(md)
+    write_text_atomic(out, json.dumps(result, indent=2), "the benchmark results")
+    write_text_atomic(RESULTS / f"{name}.md", markdown, "the benchmark report")
     return out
 
 
