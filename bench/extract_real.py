@@ -114,7 +114,9 @@ def cli_extract(plate: Path, shot: Path, *args: str, timeout: float = 900) -> di
     summary = next((e for _, e in events if e.get("event") == "summary"), {})
     n = int(summary.get("frames_done", progress[-1][1]["done"] if progress else 0))
     result.update(frames=n, faces=int(summary.get("faces", 0)), fps_overall=round(n / wall, 2))
-    if len(progress) >= 2:
+    # A short clip may report its progress in one burst (first and last lines at the same count): no
+    # steady rate can be read from it then, only the overall one.
+    if len(progress) >= 2 and progress[-1][1]["done"] > progress[0][1]["done"]:
         (t0, first), (t1, last) = progress[0], progress[-1]
         steady = (last["done"] - first["done"]) / max(t1 - t0, 1e-6)
         result["fps_steady"] = round(steady, 2)
