@@ -523,8 +523,7 @@ class Tracker:
 def _box_moved(box: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """(4,) box around a (4,) box's corners moved by a (2, 3) matrix (a quarter turn keeps it a box)."""
     corners = np.array([[box[0], box[1]], [box[2], box[1]], [box[0], box[3]], [box[2], box[3]]], np.float64)
-    moved = transform_points(corners, matrix)
-    return np.concatenate([moved.min(0), moved.max(0)])
+    return landmark_box(transform_points(corners, matrix))
 
 
 def _centre_inside(box: np.ndarray, other: np.ndarray) -> bool:
