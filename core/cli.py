@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facegraft import __version__
+from facegraft.commands import JOB_COMMANDS, add_command, add_reporting
 from facegraft.errors import EXIT_USAGE, FacegraftError, InputError
 from facegraft.faceset.merge import DEFAULT_DEDUPE
 from facegraft.options import add_arguments, from_namespace
-from facegraft.progress import MODES
 from facegraft.store.shot import Shot
 
 if TYPE_CHECKING:
@@ -30,66 +30,13 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_USAGE)
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--progress",
-        choices=MODES,
-        default="auto",
-        help="bar on a terminal, plain lines otherwise, json: one object per line",
-    )
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    p.add_argument("--verbose", action="store_true", help="add tracebacks to errors")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from facegraft.extract.pipeline import ExtractOptions
-
     parser = _Parser(prog="facegraft", description="Face replacement for VFX plates.")
     parser.add_argument("--version", action="version", version=f"facegraft {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser(
-        "extract",
-        help="detect, landmark, align and mask the faces of a plate",
-        description="Plates: a video, an image sequence (plate.####.exr, plate.%%04d.exr, "
-        "plate.$F4.exr, plate.1001-1100#.exr), a folder of frames, or one image.",
-    )
-    p.add_argument("plate", help="the plate")
-    p.add_argument("-o", "--output", dest="shot", required=True, help="SHOTDIR for alignments.db and faces/")
-    add_arguments(p, ExtractOptions)
-    _add_common(p)
-
-    t = sub.add_parser("train", help="train a face-swap model on a source and a destination shot")
-    t.add_argument("--src", required=True, help="source shot folder (the identity to put on)")
-    t.add_argument("--dst", required=True, help="destination shot folder (the plate's faces)")
-    t.add_argument("--model", required=True, help="model folder (created, or resumed)")
-    from facegraft.train.options import SampleOptions, TrainOptions
-
-    add_arguments(t, TrainOptions, exclude=("sampling",))
-    add_arguments(t, SampleOptions)
-    _add_common(t)
-
-    c = sub.add_parser(
-        "convert",
-        help="put the learned face on every frame and write the swap, matte and comp passes",
-        description="Exit codes: 0 done, 2 usage or bad input, 3 missing input frames, 75 worth a retry.",
-    )
-    c.add_argument("plate", help="the target plate (the one the shot was extracted from)")
-    c.add_argument("--shot", required=True, help="SHOTDIR of the plate's extraction")
-    c.add_argument(
-        "--model",
-        default=None,
-        help="MODELDIR of the trained model: swaps every face, or the --person persons "
-        "(not needed when --swap gives each person its model)",
-    )
-    c.add_argument("-o", "--output", dest="out_dir", required=True, help="folder for the passes")
-    c.add_argument("--frames", default=None, help="frames to convert, e.g. 1001-1100 (default: all)")
-    from facegraft.merge.options import MergeOptions, OutputOptions, PersonOptions
-
-    add_arguments(c, MergeOptions)
-    add_arguments(c, OutputOptions)
-    add_arguments(c, PersonOptions)
-    _add_common(c)
+    for name in JOB_COMMANDS:
+        add_command(sub, name)
 
     a = sub.add_parser("alignments", help="inspect and edit a shot's alignments store")
     asub = a.add_subparsers(dest="job", required=True, metavar="JOB", parser_class=_Parser)
@@ -150,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--frames", default=None)
     d.add_argument("--colourspace", default=None)
     for q in (e, i, d):
-        _add_common(q)
+        add_reporting(q)
     for name in (
         "no-faces",
         "multi-faces",
@@ -161,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         "flagged",
         "persons",
     ):
-        _add_common(asub.choices[name])
+        add_reporting(asub.choices[name])
 
     _add_faceset(sub)
 
@@ -180,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     oj.add_argument(
         "argv", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the facegraft command (convert ...)"
     )
-    _add_common(oj)
+    add_reporting(oj)
 
     rl = sub.add_parser(
         "release",
@@ -198,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     for q in (rs, rw):
         q.add_argument("shot", metavar="SHOTDIR", nargs="?", help="the shot folder")
         q.add_argument("--project", metavar="DIR", help="a project folder instead (facegraft-project.json)")
-        _add_common(q)
+        add_reporting(q)
     vf = sub.add_parser(
         "verify",
         help="say whether files are synthetic: metadata, C2PA manifest, invisible watermark",
@@ -207,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     vf.add_argument("files", nargs="+", metavar="FILE_OR_SEQUENCE")
     vf.add_argument("--json", action="store_true", help="one JSON object per file")
-    _add_common(vf)
+    add_reporting(vf)
 
     sv = sub.add_parser(
         "serve",
@@ -240,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     rv.add_argument("shot", metavar="SHOTDIR")
     rv.add_argument("--port", type=int, default=None, help="port of a service this starts (default: any)")
     rv.add_argument("--no-browser", action="store_true", help="only print the page's address")
-    _add_common(rv)
+    add_reporting(rv)
 
     m = sub.add_parser("model", help="work with a trained model")
     msub = m.add_subparsers(dest="job", required=True, metavar="JOB", parser_class=_Parser)
@@ -254,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("model_dir", metavar="MODELDIR", help="the trained model's folder")
     x.add_argument("--onnx", required=True, metavar="FILE", help="the ONNX file to write")
     x.add_argument("--opset", type=int, default=18, help="ONNX opset (default: 18)")
-    _add_common(x)
+    add_reporting(x)
     _add_mask(sub)
     return parser
 
@@ -296,7 +243,7 @@ def _add_mask(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--name", default=LABEL, help=f"the stored mask to set (default: {LABEL})")
     i.add_argument("--space", choices=SPACES, default="face", help="face crops or full plate frames")
     for q in msub.choices.values():
-        _add_common(q)
+        add_reporting(q)
 
 
 def _add_faceset(sub: argparse._SubParsersAction) -> None:
@@ -356,7 +303,7 @@ def _add_faceset(sub: argparse._SubParsersAction) -> None:
     add_arguments(r, ReportOptions)
     add_arguments(r, PersonChoice)
     for q in fsub.choices.values():
-        _add_common(q)
+        add_reporting(q)
 
 
 def cmd_faceset(args: argparse.Namespace) -> int:
@@ -537,7 +484,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_review(args: argparse.Namespace) -> int:
     import webbrowser
 
-    from facegraft.review.launch import review_address
+    from facegraft.service.review_address import review_address
 
     address = review_address(args.shot, args.port)
     if args.progress == "json":
@@ -827,22 +774,27 @@ def _say(args: argparse.Namespace, text: str) -> None:
         print(text)
 
 
-COMMANDS = {"extract": cmd_extract, "train": cmd_train, "convert": cmd_convert, "alignments": cmd_alignments}
-COMMANDS["model"] = cmd_model
-COMMANDS["faceset"] = cmd_faceset
-COMMANDS["serve"] = cmd_serve
-COMMANDS["farm"] = cmd_farm
-COMMANDS["release"] = cmd_release
-COMMANDS["verify"] = cmd_verify
-COMMANDS["review"] = cmd_review
-COMMANDS["mask"] = cmd_mask
+RUNS = {
+    "extract": cmd_extract,
+    "train": cmd_train,
+    "convert": cmd_convert,
+    "alignments": cmd_alignments,
+    "model": cmd_model,
+    "faceset": cmd_faceset,
+    "serve": cmd_serve,
+    "farm": cmd_farm,
+    "release": cmd_release,
+    "verify": cmd_verify,
+    "review": cmd_review,
+    "mask": cmd_mask,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        return RUNS[args.command](args)
     except FacegraftError as exc:
         if getattr(args, "verbose", False):
             traceback.print_exc()

@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facegraft.demo_real import DEMO_MODEL
 from facegraft.extract import identity
 from facegraft.extract.pipeline import ExtractOptions, build_tracker
 from facegraft.geometry.alignment import eye_distance, transform_points
@@ -38,16 +39,6 @@ from facegraft.store.shot import Shot
 
 CANVAS = (1280, 720)
 FIRST = 1001
-# The demo's model: small enough to learn two faces in a few CPU minutes.
-DEMO_MODEL = {
-    "resolution": 64,
-    "ae_dims": 128,
-    "e_dims": 32,
-    "d_dims": 24,
-    "d_mask_dims": 8,
-    "batch": 8,
-    "lr": 5e-4,
-}
 # The demo's merge: the defaults with the matte grown by 3 px. The default learned*landmark matte stops
 # short of the brow and cheeks; on this 1280x720 plate a slightly larger matte carries more of the source's
 # face (measured at 980 steps: mean identity distance 0.397 with the defaults, 0.360 grown by 4 px).

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facegraft.commands import to_argv
 from facegraft.extract import identity
 from facegraft.extract.pipeline import ExtractOptions
 from facegraft.geometry.alignment import eye_distance
@@ -28,6 +29,18 @@ from facegraft.store.alignments import AlignmentsStore
 
 CLIP = Path(__file__).resolve().parents[1] / "tests" / "data" / "real" / "openmpf_indoor_group.mp4"
 LEAD = "lead"
+
+
+# The demo's model: small enough to learn two faces in a few CPU minutes.
+DEMO_MODEL = {
+    "resolution": 64,
+    "ae_dims": 128,
+    "e_dims": 32,
+    "d_dims": 24,
+    "d_mask_dims": 8,
+    "batch": 8,
+    "lr": 5e-4,
+}
 
 
 def _facegraft(*args: object) -> None:
@@ -65,20 +78,14 @@ def extract_clip(out: Path, clip: Path = CLIP) -> dict:
 
 def train_and_convert(out: Path, report: dict, minutes: float) -> None:
     """Train the source onto the lead only, then swap the lead only."""
-    from facegraft.demo import DEMO_MODEL
-
     model = out / "model_real"
     print(f"training the source onto the clip's {LEAD} for {minutes:g} minutes")
+    train = {"src": str(out / "shots" / "source"), "dst": str(report["shot"]), "model": str(model)}
     _facegraft(
-        "train",
-        "--src", out / "shots" / "source",
-        "--dst", report["shot"],
-        "--dst-person", LEAD,
-        "--model", model,
-        *(x for k, v in DEMO_MODEL.items() for x in (f"--{k.replace('_', '-')}", v)),
-        "--minutes", minutes,
-        "--progress", "quiet",
-    )  # fmt: skip
+        *to_argv("train", {**train, "dst_person": LEAD, **DEMO_MODEL, "minutes": float(minutes)}),
+        "--progress",
+        "quiet",
+    )
     # The source face is the same public-domain NASA photo as the synthetic part's.
     _facegraft(
         "release", "set", report["shot"],

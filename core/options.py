@@ -16,6 +16,11 @@ import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
+# What a path option names: a file, a folder, or a plate (a video, an image, a folder of frames or a
+# sequence pattern such as plate.####.exr, which need not exist as one file).
+PATH_KINDS = ("file", "folder", "plate")
+FLOWS = ("in", "out", "inout")
+
 
 def opt(
     default: Any,
@@ -25,12 +30,43 @@ def opt(
     cli: bool = True,
     repeat: str | None = None,
     bounds: tuple[float | None, float | None] | None = None,
+    path: str | None = None,
+    flow: str = "in",
+    positional: bool = False,
+    required: bool = False,
+    short: str | None = None,
+    person_of: str | None = None,
+    paired: bool = False,
 ) -> Any:
     """A dataclass field with help text, optional choices (or a function giving them) and a flag name.
     `repeat` (a list field's metavar, e.g. ``PERSON``) makes the flag one value a time, given again for
     more (argparse's append; the service takes a list), instead of one comma-separated value. `bounds`
-    (lowest, highest; None: open) is the range a number must lie in; `check` holds values to both."""
-    meta = {"help": help, "choices": choices, "flag": flag, "cli": cli, "repeat": repeat, "bounds": bounds}
+    (lowest, highest; None: open) is the range a number must lie in; `check` holds values to both.
+
+    `path` says the value names a file or folder (one of PATH_KINDS) and `flow` whether the command reads
+    it, writes it or both (FLOWS): the service confines such values to its roots and the farm makes them
+    PATH parameters. `positional` and `required` are argparse's; `short` a one-letter alias (``-o``).
+    `person_of` names the option whose shot the value picks a person from (an id, a name or a photo);
+    `paired` makes each value ``PERSON=MODELDIR``."""
+    if path is not None and path not in PATH_KINDS:
+        raise ValueError(f"path kind {path!r} is not one of {PATH_KINDS}")
+    if flow not in FLOWS:
+        raise ValueError(f"flow {flow!r} is not one of {FLOWS}")
+    meta = {
+        "help": help,
+        "choices": choices,
+        "flag": flag,
+        "cli": cli,
+        "repeat": repeat,
+        "bounds": bounds,
+        "path": path,
+        "flow": flow,
+        "positional": positional,
+        "required": required,
+        "short": short,
+        "person_of": person_of,
+        "paired": paired,
+    }
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -41,15 +77,18 @@ def flag_of(f: dataclasses.Field) -> str:
     return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
 
 
-def check(options: Any) -> None:
+def check(options: Any, required: bool = True) -> None:
     """InputError naming the first declared field of an options dataclass whose value lies outside its
-    declared choices (each item, for a list) or bounds: the one place such errors come from."""
+    declared choices (each item, for a list) or bounds, or (with `required`) a required operand left
+    empty: the one place such errors come from."""
     from facegraft.errors import InputError
     from facegraft.registry import unknown
 
     for f in dataclasses.fields(options):
         value = getattr(options, f.name)
-        allowed = _choices(f)
+        if required and (f.metadata.get("required") or f.metadata.get("positional")) and value in (None, ""):
+            raise InputError(f"{_named(f)} is required")
+        allowed = choices_of(f)
         if allowed is not None and value is not None:
             items = value if isinstance(value, (list, tuple)) else [value]
             bad = next((v for v in items if v not in allowed), None)
@@ -66,12 +105,19 @@ def check(options: Any) -> None:
                 raise InputError(f"{flag_of(f)} must be {need}, got {value}")
 
 
-def _choices(f: dataclasses.Field) -> list[str] | None:
+def _named(f: dataclasses.Field) -> str:
+    """How a message names a field: its flag, or its name in capitals for a positional operand."""
+    return f.name.upper() if f.metadata.get("positional") else flag_of(f)
+
+
+def choices_of(f: dataclasses.Field) -> list[str] | None:
+    """The declared choices of a field (a function's are asked now: registries fill at import), or None."""
     c = f.metadata.get("choices")
     return list(c() if callable(c) else c) if c is not None else None
 
 
-def _base_type(cls: type, f: dataclasses.Field) -> Any:
+def base_type(cls: type, f: dataclasses.Field) -> Any:
+    """The declared type of a field of `cls`, Optional stripped (``int | None`` is int)."""
     hints = typing.get_type_hints(cls)
     t = hints[f.name]
     args = [a for a in typing.get_args(t) if a is not type(None)]
@@ -90,7 +136,15 @@ def _add(
 ) -> None:
     """parser.add_argument for field `f` with `help` taken as plain text; the action keeps the field's own
     help text (without the default argparse shows) and its declared default for panels."""
-    action = parser.add_argument(*flags, dest=f.name, help=help.replace("%", "%%"), **kw)
+    if f.metadata.get("positional"):
+        kw.pop("default", None)
+        action = parser.add_argument(f.name, help=help.replace("%", "%%"), **kw)
+    else:
+        short = f.metadata.get("short")
+        if f.metadata.get("required"):
+            kw["required"] = True
+        names = (short, *flags) if short else flags
+        action = parser.add_argument(*names, dest=f.name, help=help.replace("%", "%%"), **kw)
     action.declared_help = f.metadata["help"]  # type: ignore[attr-defined]
     # Value flags default to None (unset flags keep the dataclass default); panels read this.
     action.declared_default = declared_default  # type: ignore[attr-defined]
@@ -103,7 +157,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, exclude: Sequence[
         if f.name in exclude or not f.metadata.get("cli", True) or "help" not in f.metadata:
             continue
         flag = flag_of(f)
-        t = _base_type(cls, f)
+        t = base_type(cls, f)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         help_text = f.metadata["help"]
         if t is bool:
@@ -136,14 +190,15 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, exclude: Sequence[
             )
         else:
             kind = t if t in (int, float) else str
-            help_text = f"{help_text} (default: {default})"
+            if default not in (None, "") and not f.metadata.get("required"):
+                help_text = f"{help_text} (default: {default})"
             _add(
                 parser,
                 f,
                 flag,
                 type=kind,
                 default=None,
-                choices=_choices(f),
+                choices=choices_of(f),
                 help=help_text,
                 declared_default=default,
             )
@@ -158,7 +213,7 @@ def from_namespace(cls: type, ns: argparse.Namespace, **overrides: Any) -> Any:
         v = getattr(ns, f.name)
         if v is None:
             continue
-        t = _base_type(cls, f)
+        t = base_type(cls, f)
         if typing.get_origin(t) in (tuple, list) and f.metadata.get("repeat"):
             v = [v] if isinstance(v, str) else list(v)
         elif typing.get_origin(t) in (tuple, list) and isinstance(v, str):
@@ -175,7 +230,7 @@ def describe(cls: type) -> list[dict]:
     for f in dataclasses.fields(cls):
         if "help" not in f.metadata:
             continue
-        t = _base_type(cls, f)
+        t = base_type(cls, f)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         out.append(
             {
@@ -183,7 +238,7 @@ def describe(cls: type) -> list[dict]:
                 "type": getattr(t, "__name__", str(t)),
                 "default": default,
                 "help": f.metadata["help"],
-                "choices": _choices(f),
+                "choices": choices_of(f),
                 "bounds": None if f.metadata.get("bounds") is None else list(f.metadata["bounds"]),
             }
         )

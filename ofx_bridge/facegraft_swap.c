@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "ofx_api.h"
+#include "declared_options.h" /* the choices, defaults and ranges the engine declares */
 
 #define EXPORT __attribute__((visibility("default")))
 #define HEADER_SIZE 40
@@ -33,8 +34,6 @@ static const OfxImageEffectSuiteV1 *effects;
 static const OfxParameterSuiteV1 *params;
 static const OfxMessageSuiteV2 *messages;
 
-static const char *const PASSES[] = {"comp", "swap", "matte"};
-static const char *const COLOURS[] = {"rct", "lct", "mkl", "idt", "sot", "hist-match", "avg-color", "seamless", "none"};
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* -- small buffers ------------------------------------------------------------------------------------ */
@@ -359,20 +358,25 @@ static void define_string(OfxParamSetHandle set, const char *name, const char *l
     if (is_dir) props->propSetString(p, kOfxParamPropStringMode, 0, kOfxParamStringIsDirectoryPath);
 }
 
-static void define_choice(OfxParamSetHandle set, const char *name, const char *label, const char *const *options,
-                          int count) {
+static void define_choice(OfxParamSetHandle set, const char *name, const char *label, const char *hint,
+                          const char *const *options, int count, int value) {
     OfxPropertySetHandle p;
     if (params->paramDefine(set, kOfxParamTypeChoice, name, &p) != kOfxStatOK) return;
     props->propSetString(p, kOfxPropLabel, 0, label);
+    props->propSetString(p, kOfxParamPropHint, 0, hint);
     for (int i = 0; i < count; i++) props->propSetString(p, kOfxParamPropChoiceOption, i, options[i]);
-    props->propSetInt(p, kOfxParamPropDefault, 0, 0);
+    props->propSetInt(p, kOfxParamPropDefault, 0, value);
 }
 
-static void define_double(OfxParamSetHandle set, const char *name, const char *label, double value) {
+static void define_double(OfxParamSetHandle set, const char *name, const char *label, const char *hint,
+                          double value, double lo, double hi) {
     OfxPropertySetHandle p;
     if (params->paramDefine(set, kOfxParamTypeDouble, name, &p) != kOfxStatOK) return;
     props->propSetString(p, kOfxPropLabel, 0, label);
+    props->propSetString(p, kOfxParamPropHint, 0, hint);
     props->propSetDouble(p, kOfxParamPropDefault, 0, value);
+    props->propSetDouble(p, kOfxParamPropMin, 0, lo);
+    props->propSetDouble(p, kOfxParamPropMax, 0, hi);
 }
 
 static OfxStatus describe_in_context(OfxImageEffectHandle effect) {
@@ -385,10 +389,10 @@ static OfxStatus describe_in_context(OfxImageEffectHandle effect) {
     if (effects->getParamSet(effect, &set)) return kOfxStatErrBadHandle;
     define_string(set, "model", "model", "the trained model's folder", 1);
     define_string(set, "shot", "shot", "the plate's extracted shot (its landmarks); empty: detect", 1);
-    define_choice(set, "pass", "pass", PASSES, COUNT(PASSES));
-    define_choice(set, "colour", "colour transfer", COLOURS, COUNT(COLOURS));
-    define_double(set, "erode", "erode", 0.0);
-    define_double(set, "feather", "feather", 6.0);
+    define_choice(set, "pass", "pass", "the pass to bring back", PASSES, COUNT(PASSES), PASS_DEFAULT);
+    define_choice(set, "colour", "colour transfer", COLOUR_HINT, COLOURS, COUNT(COLOURS), COLOUR_DEFAULT);
+    define_double(set, "erode", "erode", ERODE_HINT, ERODE_DEFAULT, ERODE_MIN, ERODE_MAX);
+    define_double(set, "feather", "feather", FEATHER_HINT, FEATHER_DEFAULT, FEATHER_MIN, FEATHER_MAX);
     define_string(set, "service", "service", "loopback port or Unix socket; empty: the running service", 0);
     return kOfxStatOK;
 }

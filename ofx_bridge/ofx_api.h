@@ -141,6 +141,8 @@ typedef struct OfxMessageSuiteV2 {
 #define kOfxParamPropHint "OfxParamPropHint"
 #define kOfxParamPropChoiceOption "OfxParamPropChoiceOption"
 #define kOfxParamPropStringMode "OfxParamPropStringMode"
+#define kOfxParamPropMin "OfxParamPropMin"
+#define kOfxParamPropMax "OfxParamPropMax"
 #define kOfxParamStringIsDirectoryPath "OfxParamStringIsDirectoryPath"
 
 /* messages */

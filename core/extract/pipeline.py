@@ -48,8 +48,10 @@ class ExtractOptions:
 
     detector: str = opt("retinaface", "face detector", choices=lambda: list(DETECTORS))
     landmarker: str = opt("facemesh", "68-point landmarker", choices=lambda: list(LANDMARKERS))
-    weights: str = opt("", "landmarker weights file (fan); default: face-alignment's cache")
-    detector_weights: str = opt("", "detector weights file (sfd); default: face-alignment's cache")
+    weights: str = opt("", "landmarker weights file (fan); default: face-alignment's cache", path="file")
+    detector_weights: str = opt(
+        "", "detector weights file (sfd); default: face-alignment's cache", path="file"
+    )
     face_type: str = opt(
         "full", "region of the head the aligned crop covers", choices=lambda: list(FACE_TYPES)
     )

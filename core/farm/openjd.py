@@ -3,9 +3,10 @@ frame-range command of facegraft over chunks of frames.
 
 The frames become a ``CHUNK[INT]`` task parameter (the TASK_CHUNKING extension: contiguous chunks of
 ``ChunkSize`` frames), handed to the command as ``--frames``; the command's own arguments become job
-parameters (paths as PATH parameters, so a farm can remap them), and the command reports progress with
-``--progress openjd`` (``openjd_progress: N`` lines). The template is checked with `openjd-model` before
-it is written.
+parameters built from the command registry's declarations (paths as PATH parameters of their declared
+kind and flow, so a farm can remap them; choices as allowed values; numbers with their ranges), and the
+command reports progress with ``--progress openjd`` (``openjd_progress: N`` lines). The template is
+checked with `openjd-model` before it is written.
 
 Who is swapped travels too: ``--person`` becomes a ``Person`` parameter (a STRING for an id or name, a
 FILE PATH for a reference photo), a repeated option one parameter per value (``Person``, ``Person2``...),
@@ -15,21 +16,17 @@ back as ``--swap {{Param.Swap}}={{Param.SwapModel}}``.
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
+from facegraft.commands import JOB_COMMANDS, cli_flag, parser
 from facegraft.errors import InputError
 from facegraft.io.atomic import write_bytes_atomic
 from facegraft.io.framespec import parse_frame_spec
+from facegraft.options import choices_of, flag_of
 
-FRAME_COMMANDS = ("convert", "extract")
-PATH_DESTS = {"plate", "shot", "model", "out_dir", "weights", "detector_weights", "sign_key", "sign_cert"}
-FILE_DESTS = {"plate", "weights", "detector_weights", "sign_key", "sign_cert"}
-OUTPUTS = {("convert", "out_dir"), ("extract", "shot")}
-_RESERVED = {"frames", "progress", "quiet", "verbose", "help", "command"}
-PERSON_DESTS = {"person", "src_person", "dst_person"}  # a person id, name or reference photo (a path)
-PAIRED_DESTS = {"swap"}  # PERSON=MODELDIR
+FRAME_COMMANDS = tuple(name for name, c in JOB_COMMANDS.items() if c.frames)
+OBJECT_TYPES = {"file": "FILE", "plate": "FILE", "folder": "DIRECTORY"}  # declared path kind -> OpenJD
 
 
 def _param_name(dest: str) -> str:
@@ -40,15 +37,6 @@ def openjd_range(spec: str) -> str:
     """A farm frame spec (1001-1100x2, 1001,1005) as an OpenJD range expression (1001-1100:2, 1001,1005)."""
     parse_frame_spec(spec)  # refuses a bad spec with the project's message
     return re.sub(r"x(\d+)", r":\1", spec.replace(" ", ""))
-
-
-def _subparser(command: str) -> argparse.ArgumentParser:
-    from facegraft.cli import build_parser
-
-    for action in build_parser()._actions:
-        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
-            return action.choices[command]
-    raise InputError(f"'{command}' is not a facegraft command")
 
 
 def job_template(
@@ -62,11 +50,7 @@ def job_template(
         raise InputError(f"give a frame-range command after --: {' | '.join(FRAME_COMMANDS)} ...")
     if chunk_size < 1:
         raise InputError(f"--chunk-size must be at least 1, got {chunk_size}")
-    parser = _subparser(command[0])
-    try:
-        ns = parser.parse_args(command[1:])
-    except SystemExit:
-        raise InputError(f"the command after -- is not a valid `facegraft {command[0]}`") from None
+    ns = parser(command[0]).parse_args(command[1:])
     if getattr(ns, "frames", None):
         raise InputError("give the frames with --frames before --, not to the command")
     params: list[dict] = [
@@ -88,53 +72,43 @@ def job_template(
     args: list[str] = [command[0]]
     values: dict[str, str] = {}
     root = (base or Path.cwd()).absolute()
-    for action in parser._actions:
-        dest = action.dest
-        if dest in _RESERVED or dest == "help":
+    for cls, f in JOB_COMMANDS[command[0]].fields():
+        value = getattr(ns, f.name, None)
+        if f.name == "frames" or value is None:
             continue
-        value = getattr(ns, dest, None)
-        if value is None or (action.nargs == 0 and value == action.default):
+        meta = f.metadata
+        flag = [] if meta.get("positional") else [flag_of(f)]
+        if isinstance(value, bool):  # a switch: it stays in the command as it was given
+            if value != f.default:
+                args.append(cli_flag(cls, f))
             continue
-        if action.nargs == 0:  # a switch: it stays in the command as it was given
-            args.append(action.option_strings[0])
-            continue
-        if isinstance(value, (list, tuple)) or dest in PERSON_DESTS | PAIRED_DESTS:
+        if isinstance(value, (list, tuple)) or meta.get("person_of"):
             items = list(value) if isinstance(value, (list, tuple)) else [value]
-            if not items:
-                continue
-            if not isinstance(action, argparse._AppendAction) and len(items) > 1:
+            if not meta.get("repeat") and len(items) > 1:
                 items = [",".join(map(str, items))]  # a comma-separated option: one value
             for k, item in enumerate(items):  # one parameter per value of a repeated option
-                pname = _param_name(dest) + (str(k + 1) if k else "")
-                if dest in PERSON_DESTS | PAIRED_DESTS:
-                    ref = _person_param(params, values, pname, dest, str(item), root)
+                pname = _param_name(f.name) + (str(k + 1) if k else "")
+                if meta.get("person_of"):
+                    ref = _person_param(params, values, pname, bool(meta.get("paired")), str(item), root)
                 else:
                     params.append({"name": pname, "type": "STRING", "default": str(item)})
                     ref = "{{Param." + pname + "}}"
-                args += [ref] if not action.option_strings else [action.option_strings[-1], ref]
+                args += [*flag, ref]
             continue
-        pname = _param_name(dest)
-        param: dict = {"name": pname, "default": str(value)}
-        if dest in PATH_DESTS:
-            _as_path(
-                param,
-                values,
-                value,
-                "FILE" if dest in FILE_DESTS else "DIRECTORY",
-                "OUT" if (command[0], dest) in OUTPUTS else "IN",
-                root,
-            )
-        elif isinstance(value, bool):
-            param.update(type="STRING", allowedValues=["true", "false"], default=str(value).lower())
+        pname = _param_name(f.name)
+        param: dict = {"name": pname, "default": str(value), "description": meta["help"]}
+        if meta.get("path"):
+            _as_path(param, values, value, OBJECT_TYPES[meta["path"]], meta.get("flow", "in").upper(), root)
         elif isinstance(value, int):
-            param.update(type="INT", default=value)
+            param.update(type="INT", default=value, **_range(meta, "Value"))
         elif isinstance(value, float):
-            param.update(type="FLOAT", default=str(value))
+            param.update(type="FLOAT", default=str(value), **_range(meta, "Value"))
         else:
             param.update(type="STRING")
+            if choices_of(f):
+                param["allowedValues"] = choices_of(f)
         params.append(param)
-        ref = "{{Param." + pname + "}}"
-        args += [ref] if not action.option_strings else [action.option_strings[-1], ref]
+        args += [*flag, "{{Param." + pname + "}}"]
     args += ["--frames", "{{Task.Param.Frame}}", "--progress", "openjd"]
     template = {
         "specificationVersion": "jobtemplate-2023-09",
@@ -177,7 +151,13 @@ def _as_path(param: dict, values: dict, value, kind: str, flow: str, root: Path)
         param.pop("default", None)
 
 
-def _person_param(params: list, values: dict, pname: str, dest: str, item: str, root: Path) -> str:
+def _range(meta, suffix: str) -> dict:
+    """OpenJD's minValue/maxValue of a declared number's bounds."""
+    lo, hi = meta.get("bounds") or (None, None)
+    return {k: v for k, v in (("min" + suffix, lo), ("max" + suffix, hi)) if v is not None}
+
+
+def _person_param(params: list, values: dict, pname: str, paired: bool, item: str, root: Path) -> str:
     """Parameters for one value of a person option; returns the argument that stands for it."""
     from facegraft.persons.select import is_photo_spec, split_pair
 
@@ -190,9 +170,9 @@ def _person_param(params: list, values: dict, pname: str, dest: str, item: str, 
         params.append(param)
         return "{{Param." + name + "}}"
 
-    if dest not in PAIRED_DESTS:
+    if not paired:
         return one(pname, item, "who is swapped: a person id, name or reference photo")
-    person, model = split_pair(item, "--" + dest)
+    person, model = split_pair(item, "--swap")
     ref = one(pname, person, "the person this model swaps (id, name or reference photo)")
     mparam: dict = {"name": f"{pname}Model", "default": model, "description": f"the model for {person}"}
     _as_path(mparam, values, model, "DIRECTORY", "IN", root)

@@ -115,9 +115,11 @@ class OutputOptions:
     fps: float = opt(0.0, "frame rate for headers and videos (default: the plate's, else 24)")
     colourspace: str = opt("", "the plate's colour space (default: scene-linear for EXR, sRGB otherwise)")
     sign_key: str = opt(
-        "", "PEM private key: sign a C2PA manifest (embedded in png/mp4/mov, a .c2pa sidecar for exr)"
+        "",
+        "PEM private key: sign a C2PA manifest (embedded in png/mp4/mov, a .c2pa sidecar for exr)",
+        path="file",
     )
-    sign_cert: str = opt("", "PEM certificate chain (signer first) for --sign-key")
+    sign_cert: str = opt("", "PEM certificate chain (signer first) for --sign-key", path="file")
 
 
 @dataclass
@@ -133,6 +135,7 @@ class PersonOptions:
         "separated too; default: every face)",
         flag="--person",
         repeat="PERSON",
+        person_of="shot",
     )
     swap: list[str] = opt(
         [],
@@ -140,6 +143,8 @@ class PersonOptions:
         "in one pass)",
         flag="--swap",
         repeat="PERSON=MODELDIR",
+        person_of="shot",
+        paired=True,
     )
     identity_every: int = opt(
         5,

@@ -30,11 +30,11 @@ from pydantic import BaseModel, Field
 
 from facegraft.errors import FacegraftError
 from facegraft.geometry.alignment import warp_face
+from facegraft.io.roots import PathRefused, resolve_path
 from facegraft.review import edits, overview
 from facegraft.review.masks import LABEL, start_mask
 from facegraft.review.session import PRIVATE_HEADERS
 from facegraft.review.shot import NoStore, ReviewShot, ShotRegistry
-from facegraft.service.jobs import JobRequestError, resolve_path
 from facegraft.store.alignments import AlignmentsStore, EditConflict, RevisionConflict
 from facegraft.store.face_images import read_face_png
 
@@ -155,7 +155,7 @@ def _answer(work: Callable[[], Any]) -> Response:
         return _error(409, str(exc), conflict=conflict)
     except EditConflict as exc:
         return _error(409, str(exc))
-    except JobRequestError as exc:
+    except PathRefused as exc:
         return _error(exc.status, str(exc))
     except NoStore as exc:
         return _error(404, str(exc))

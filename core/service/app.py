@@ -8,7 +8,6 @@ in once with the token in its address, then accepts a cookie for its own routes 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hmac
 import json
@@ -27,12 +26,14 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from facegraft import __version__
+from facegraft.commands import describe
 from facegraft.errors import FacegraftError
+from facegraft.io.roots import PathRefused, resolve_path
 from facegraft.review.routes import review_router
 from facegraft.review.session import session_authorised, session_login
 from facegraft.service import protocol
 from facegraft.service.frames import FrameEngine
-from facegraft.service.jobs import KINDS, JobRequestError, Runner, build_argv, option_names, resolve_path
+from facegraft.service.jobs import KINDS, JobRequestError, Runner, build_argv
 from facegraft.service.jobstore import FINAL, JobStore
 from facegraft.service.persons import PersonRequestError, check_job_persons, shot_persons
 from facegraft.service.state import TOKEN_HEADER
@@ -107,9 +108,14 @@ class OptionOut(BaseModel):
     help: str
     default: Any = None
     choices: list[Any] | None = None
-    kind: str
+    type: str  # bool, int, float, str or list
+    kind: str  # flag (a switch) or value
     repeatable: bool = False
     bounds: list[float | None] | None = None  # [lowest, highest] a number may take (None: open)
+    path: str | None = None  # file, folder or plate: a path the service confines to its roots
+    flow: str | None = None  # in, out or inout, for a path
+    required: bool = False
+    positional: bool = False
 
 
 class ErrorOut(BaseModel):
@@ -189,21 +195,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     def options(kind: str):
         if kind not in KINDS:
             return _error(404, f"unknown job kind {kind!r}")
-        out = []
-        for name, action in option_names(kind).items():
-            out.append(
-                OptionOut(
-                    name=name,
-                    flag=action.option_strings[-1] if action.option_strings else None,
-                    help=getattr(action, "declared_help", action.help) or "",
-                    default=_jsonable_or_none(getattr(action, "declared_default", action.default)),
-                    choices=list(action.choices) if action.choices else None,
-                    kind="flag" if action.nargs == 0 else "value",
-                    repeatable=isinstance(action, argparse._AppendAction),
-                    bounds=_bounds(action),
-                )
-            )
-        return out
+        return [OptionOut(**o) for o in describe(kind)]
 
     @app.post(
         "/v1/jobs",
@@ -234,7 +226,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
             return _error(400, "give the shot folder: /v1/persons?shot=SHOTDIR")
         try:
             return shot_persons(resolve_path(shot, ctx.roots))
-        except (JobRequestError, PersonRequestError) as exc:
+        except (PathRefused, PersonRequestError) as exc:
             return _error(exc.status, str(exc))
 
     @app.get("/v1/jobs", response_model=JobList)
@@ -310,26 +302,13 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     return app
 
 
-def _bounds(action: argparse.Action) -> list[float | None] | None:
-    b = getattr(action, "declared_bounds", None)
-    return None if b is None else list(b)
-
-
-def _jsonable_or_none(value: Any) -> Any:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return None
-    return value
-
-
 def path_checker(roots: list[Path]) -> Callable[[str], str]:
     """A function that resolves a path and refuses one outside the roots (for the frame engine)."""
 
     def check(value: str) -> str:
         try:
             return resolve_path(value, roots)
-        except JobRequestError as exc:
+        except PathRefused as exc:
             raise FacegraftError(str(exc)) from exc
 
     return check

@@ -22,20 +22,18 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-import typing
 from collections import OrderedDict
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from facegraft.commands import typed_values
 from facegraft.errors import InputError
 from facegraft.registry import require_choice
 from facegraft.service.protocol import FrameMessage
 
 PASSES = ("comp", "swap", "matte")
-_ENGINE_KEYS = ("model", "pass", "colourspace", "crop_size", "shot", "plate", "layout", "format")
-_PERSON_KEYS = ("person", "swap")  # convert's PersonOptions a frame call takes (with a shot)
 
 
 class FrameEngine:
@@ -108,7 +106,6 @@ class FrameEngine:
         plate_path = str(opts.get("plate") or recorded.get("path") or "")
         if not plate_path:
             raise InputError("options.colour_window reads the shot's other frames: give options.plate")
-        plate_path = self._check_path(plate_path)
         with open_plate(plate_path) as plate:
             if merge.colour_window == 0:
                 key = (id(shot), plate_path, config)
@@ -133,29 +130,30 @@ class FrameEngine:
         from facegraft.merge.convert import Selection, config_hash
         from facegraft.merge.frame import merge_frame, pooled
         from facegraft.merge.merger import FaceTask
-        from facegraft.merge.options import MergeOptions
+        from facegraft.merge.options import MergeOptions, OutputOptions, PersonOptions
         from facegraft.merge.passes import CONFIG_KEY, SYNTHETIC_KEY, WATERMARK_KEY
         from facegraft.provenance.marking import describe
 
-        opts = dict(msg.options)
+        opts = {k: v for k, v in msg.options.items() if v is not None}  # null: not given
         if "model" not in opts and not opts.get("swap"):
             raise InputError("options.model is required (the trained model's folder)")
-        which = str(opts.get("pass", "comp"))
+        which = str(opts.pop("pass", "comp"))
         require_choice(which, PASSES, "pass")
-        fields = {f.name for f in dataclasses.fields(MergeOptions)}
-        unknown = set(opts) - fields - set(_ENGINE_KEYS) - set(_PERSON_KEYS)
-        if unknown:
-            raise InputError(f"unknown options {sorted(unknown)}")
-        try:
-            merge = MergeOptions(**_typed({k: v for k, v in opts.items() if k in fields}))
-            merge.validate()
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"bad merge options ({exc})") from exc
-        output = _output_options(opts)
-        model_path = self._check_path(str(opts["model"])) if opts.get("model") else None
-        persons = _person_options(opts, self._check_path)
-        if persons is not None and not opts.get("shot"):
-            raise InputError("options.person and options.swap choose persons of a shot: give options.shot")
+        crop = opts.pop("crop_size", 512)
+        # Every other option is one of convert's, typed and checked by its declarations, paths confined.
+        opts = typed_values("convert", opts, self._check_path, complete=False, where="options.")
+        merge = MergeOptions(**{k: v for k, v in opts.items() if k in _fields(MergeOptions)})
+        merge.validate()
+        output = OutputOptions(**{k: v for k, v in opts.items() if k in ("layout", "format")})
+        model_path = opts.get("model") or None
+        chosen_persons = {k: v for k, v in opts.items() if k in ("person", "swap") and v}
+        persons = PersonOptions(**chosen_persons) if chosen_persons else None
+        if persons is not None:
+            persons.validate()
+            if not opts.get("shot"):
+                raise InputError(
+                    "options.person and options.swap choose persons of a shot: give options.shot"
+                )
         pixels = msg.pixels
         rgb = pixels[:, :, :3] if pixels.shape[2] >= 3 else np.repeat(pixels, 3, axis=2)
         alpha = pixels[:, :, 3] if pixels.shape[2] == 4 else np.ones(pixels.shape[:2], np.float32)
@@ -165,7 +163,7 @@ class FrameEngine:
             native = np.ascontiguousarray(rgb, np.float32)
             recorded: dict = {}
             if opts.get("shot"):
-                shot_path = self._check_path(str(opts["shot"]))
+                shot_path = opts["shot"]
                 selection = self._selection(shot_path, model_path, persons)
                 shot, recorded = self._shot(shot_path, merge, selection.ids)
                 if not opts.get("colourspace"):
@@ -182,7 +180,7 @@ class FrameEngine:
                 # A fresh tracker per call (frames from a host need not follow each other) around the
                 # detector and landmarker loaded once.
                 found = Tracker(self._face_finder(), detect_every=1).step(conv.to_working_uint8(native), 0)
-                crop = int(opts.get("crop_size", 512))
+                crop = int(crop)
                 tasks = [
                     FaceTask(f.landmarks.astype(np.float64), crop_size=crop, key=i)
                     for i, f in enumerate(found)
@@ -221,31 +219,6 @@ class FrameEngine:
         return out.astype(np.float32), info
 
 
-def _person_options(opts: dict, check_path):
-    """Convert's PersonOptions from a frame call's ``person`` / ``swap`` options (each one string or a
-    list), every path in them (reference photos, swap models) checked; None when neither is given."""
-    from facegraft.merge.options import PersonOptions
-    from facegraft.service.persons import PersonRequestError, resolve_paths
-
-    given = {k: opts[k] for k in _PERSON_KEYS if opts.get(k) not in (None, "", [])}
-    if not given:
-        return None
-    values = {}
-    for name, value in given.items():
-        if not isinstance(value, (str, int, list)) or (
-            isinstance(value, list) and not all(isinstance(v, (str, int)) for v in value)
-        ):
-            raise InputError(f"options.{name}: a string or a list of strings")
-        try:
-            resolved = resolve_paths("convert", name, value, check_path)
-        except PersonRequestError as exc:
-            raise InputError(str(exc)) from None
-        values[name] = resolved if isinstance(resolved, list) else [resolved]
-    persons = PersonOptions(**values)
-    persons.validate()
-    return persons
-
-
 def _prepare_with(native, tasks, *, conv, model_for, merge) -> list:
     """merge.frame.prepare_frame with the call's converter, models and options bound."""
     from facegraft.merge.frame import prepare_frame
@@ -267,30 +240,5 @@ def frame_payload(plate: str, config: str):
     return job_payload(f"{Path(str(plate)).name if plate else ''}:{config}")
 
 
-def _output_options(opts: dict):
-    """The output options that enter convert's config hash (layout, format), checked."""
-    from facegraft.merge.options import FORMATS, LAYOUTS, OutputOptions
-
-    output = OutputOptions()
-    for key, allowed in (("layout", LAYOUTS), ("format", FORMATS)):
-        if key in opts:
-            require_choice(opts[key], allowed, key)
-            setattr(output, key, opts[key])
-    return output
-
-
-def _typed(values: dict) -> dict:
-    """Merge option values as the CLI would parse them: a JSON 6 for a float option is 6.0, and a whole
-    6.0 for an int option is 6, so the config hash (and with it the watermark payload) is convert's."""
-    from facegraft.merge.options import MergeOptions
-
-    hints = typing.get_type_hints(MergeOptions)
-    out = dict(values)
-    for name, value in values.items():
-        if isinstance(value, bool):
-            continue
-        if hints.get(name) is float and isinstance(value, int):
-            out[name] = float(value)
-        elif hints.get(name) is int and isinstance(value, float) and value.is_integer():
-            out[name] = int(value)
-    return out
+def _fields(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}

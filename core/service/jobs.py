@@ -1,6 +1,6 @@
-"""Jobs of the engine service: a request's options turned into the very command line the CLI takes, checked
-against the CLI's own parser and the allowed roots, then run one at a time in a child process whose JSON
-progress lines update the job table.
+"""Jobs of the engine service: a request's options checked against the command registry's declarations
+and the allowed roots, turned into the very command line the CLI takes, then run one at a time in a child
+process whose JSON progress lines update the job table.
 
 A child process, not a thread: a cancel or a crash of the job cannot take the service down, and the job
 runs exactly the code the CLI runs, so a job and the command give the same files.
@@ -8,9 +8,7 @@ runs exactly the code the CLI runs, so a job and the command give the same files
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import io
 import json
 import logging
 import os
@@ -21,21 +19,15 @@ import threading
 import time
 from pathlib import Path
 
+from facegraft.commands import JOB_COMMANDS, to_argv, typed_values
+from facegraft.errors import InputError
+from facegraft.io.roots import PathRefused, resolve_path
 from facegraft.registry import require_choice
 from facegraft.service.jobstore import Job, JobStore
-from facegraft.service.persons import PERSON_OPTIONS, PersonRequestError
-from facegraft.service.persons import resolve_paths as person_paths
 
 log = logging.getLogger("facegraft.service")
 
-KINDS = ("extract", "train", "convert")
-# Options that name files or folders, per job kind: each must resolve inside an allowed root.
-PATH_OPTIONS = {
-    "extract": ("plate", "shot", "weights"),
-    "train": ("src", "dst", "model"),
-    "convert": ("plate", "shot", "model", "out_dir", "sign_key", "sign_cert"),
-}
-RESERVED = ("progress", "quiet", "verbose", "help", "command")
+KINDS = tuple(JOB_COMMANDS)
 
 
 class JobRequestError(ValueError):
@@ -46,106 +38,24 @@ class JobRequestError(ValueError):
         self.status = status
 
 
-def _subparser(kind: str) -> argparse.ArgumentParser:
-    from facegraft.cli import build_parser
-
-    parser = build_parser()
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action.choices[kind]
-    raise RuntimeError("the CLI has no sub-commands")
-
-
-def option_names(kind: str) -> dict[str, argparse.Action]:
-    """The options a job of this kind takes, by name (the CLI's destinations)."""
-    return {a.dest: a for a in _subparser(kind)._actions if a.dest not in RESERVED and a.dest != "help"}
-
-
-def inside(path: Path, roots: list[Path]) -> bool:
-    return any(path == r or r in path.parents for r in roots)
-
-
-def resolve_path(value: str, roots: list[Path]) -> str:
-    """An absolute, symlink-free path inside one of the roots (relative paths are taken from the first)."""
-    text = str(value)
-    if "\x00" in text:
-        raise JobRequestError("a path holds a NUL byte")
-    p = Path(text)
-    if not p.is_absolute():
-        p = roots[0] / p
-    # Sequence patterns (plate.####.exr) do not exist as files: resolve their folder.
-    try:
-        real = p.parent.resolve() / p.name if not p.exists() else p.resolve()
-    except OSError as exc:  # a name too long, a component that cannot be looked up: the request is bad
-        raise JobRequestError(f"{value[:200]}: not a usable path ({exc.strerror or exc})") from None
-    if not inside(real, roots):
-        raise JobRequestError(f"{value}: outside the folders this service may touch", 403)
-    return str(real)
-
-
 def build_argv(kind: str, args: dict, roots: list[Path]) -> tuple[list[str], dict]:
-    """(argv for `facegraft`, the args with paths resolved) for a job; JobRequestError when invalid."""
+    """(argv for `facegraft`, the typed options with paths resolved) for a job: the JSON checked against
+    the command's declarations (types, choices, ranges, required operands) and every path in it confined
+    to the roots; JobRequestError (400, or 403 for a path outside the roots) when invalid."""
     require_choice(kind, KINDS, "job kind", JobRequestError)
-    if not isinstance(args, dict):
-        raise JobRequestError("args must be an object of option names to values")
-    actions = option_names(kind)
-    clean: dict = {}
-    positional: list[tuple[int, str]] = []
-    flags: list[str] = []
-    order = [a.dest for a in _subparser(kind)._actions]
-    for key, value in args.items():
-        name = str(key).replace("-", "_")
-        action = actions.get(name)
-        if action is None:
-            known = ", ".join(sorted(actions))
-            raise JobRequestError(f"unknown option {key!r} for a {kind} job (known: {known})")
-        repeatable = isinstance(action, argparse._AppendAction)
-        if isinstance(value, list) and repeatable:
-            if not value or any(isinstance(v, (dict, list)) or v is None for v in value):
-                raise JobRequestError(f"{key}: expected a list of strings or numbers")
-        elif isinstance(value, (dict, list)) or value is None:
-            raise JobRequestError(f"{key}: expected a string, number or boolean")
-        if name in PATH_OPTIONS[kind]:
-            value = resolve_path(str(value), roots)
-        if name in PERSON_OPTIONS.get(kind, {}):
-            try:
-                value = person_paths(kind, name, value, lambda v: resolve_path(v, roots))
-            except PersonRequestError as exc:
-                raise JobRequestError(str(exc), exc.status) from None
-        clean[name] = value
-        if repeatable:
-            for item in value if isinstance(value, list) else [value]:
-                flags += [action.option_strings[-1], str(item)]
-        elif not action.option_strings:
-            positional.append((order.index(name), str(value)))
-        elif isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
-            if not isinstance(value, bool):
-                raise JobRequestError(f"{key}: expected true or false")
-            wanted = isinstance(action, argparse._StoreTrueAction)
-            if value == wanted:
-                flags.append(action.option_strings[0])
-        else:
-            flags += [
-                action.option_strings[-1],
-                str(value).lower() if isinstance(value, bool) else str(value),
-            ]
-    argv = [kind, *(v for _, v in sorted(positional)), *flags]
-    _check_with_cli(argv)
-    return argv, clean
-
-
-def _check_with_cli(argv: list[str]) -> None:
-    """Parse argv with the CLI's parser; its error message becomes the refusal."""
-    from facegraft.cli import build_parser
-
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        try:
-            build_parser().parse_args(argv)
-        except SystemExit as exc:
-            if exc.code not in (0, None):
-                text = err.getvalue().strip().splitlines()
-                raise JobRequestError(text[-1] if text else "invalid options") from None
+    try:
+        values = typed_values(kind, args, lambda v: resolve_path(v, roots))
+    except InputError as exc:
+        raise JobRequestError(str(exc)) from None
+    except PathRefused as exc:
+        raise JobRequestError(str(exc), exc.status) from None
+    # The job records a list option given one value as that value, the shape the host sent.
+    sent = {str(k).replace("-", "_"): v for k, v in args.items()}
+    recorded = {
+        k: v[0] if isinstance(v, (list, tuple)) and len(v) == 1 and not isinstance(sent[k], list) else v
+        for k, v in values.items()
+    }
+    return to_argv(kind, values), recorded
 
 
 class Runner:

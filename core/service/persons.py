@@ -11,19 +11,11 @@ is queued, so a host learns at once what is wrong instead of from a failed job.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-from facegraft.errors import FacegraftError, InputError, StoreError
-from facegraft.persons.select import is_photo_spec, split_pair
+from facegraft.commands import person_fields
+from facegraft.errors import FacegraftError, StoreError
 from facegraft.store.shot import Shot
-
-# Person options per job kind: option name -> the option naming the shot whose persons it picks from.
-PERSON_OPTIONS = {
-    "convert": {"person": "shot", "swap": "shot"},
-    "train": {"src_person": "src", "dst_person": "dst"},
-}
-PAIRED = {"swap"}  # PERSON=MODELDIR values
 
 
 class PersonRequestError(ValueError):
@@ -41,23 +33,6 @@ def values_of(value) -> list[str]:
     return [str(value)]
 
 
-def resolve_paths(kind: str, name: str, value, resolve: Callable[[str], str]):
-    """The option's value with every path in it (photo specs, swap models) resolved by `resolve` (which
-    refuses a path outside the roots); the shape of `value` (one string or a list) is kept."""
-    out = []
-    for item in values_of(value):
-        if name in PAIRED:
-            try:
-                person, model = split_pair(item, name)
-            except InputError as exc:
-                raise PersonRequestError(str(exc)) from None
-            person = resolve(person) if is_photo_spec(person) else person
-            out.append(f"{person}={resolve(model)}")
-        else:
-            out.append(resolve(item) if is_photo_spec(item) else item)
-    return out if isinstance(value, (list, tuple)) else out[0]
-
-
 def check_job_persons(kind: str, args: dict) -> None:
     """Refuse (PersonRequestError, 400) a job whose person options name a person its shot does not hold
     (or, for convert, a choice convert would refuse: a person given twice, --person without --model).
@@ -65,7 +40,7 @@ def check_job_persons(kind: str, args: dict) -> None:
     if kind == "convert" and any(args.get(k) not in (None, "", []) for k in ("person", "swap")):
         _check_convert(args)
         return
-    for name, shot_option in PERSON_OPTIONS.get(kind, {}).items():
+    for name, shot_option in person_fields(kind).items():
         if args.get(name) in (None, "", []) or shot_option not in args:
             continue
         _resolve_in_shot(str(args[shot_option]), values_of(args[name]), name)
@@ -78,7 +53,7 @@ def _check_convert(args: dict) -> None:
     from facegraft.store.alignments import AlignmentsStore
 
     if "shot" not in args:
-        return  # the CLI's parser has refused the job already
+        return  # the job's declarations have refused it already (--shot is required)
     chosen = PersonOptions(
         person=values_of(args["person"]) if args.get("person") not in (None, "") else [],
         swap=values_of(args["swap"]) if args.get("swap") not in (None, "") else [],

@@ -18,12 +18,15 @@ class TrainOptions:
     """Everything `facegraft train` can be told (model shape options live in ModelConfig)."""
 
     src_person: str = opt(
-        "", "train on this person of the source shot only: a person id, name or photo (default: every face)"
+        "",
+        "train on this person of the source shot only: a person id, name or photo (default: every face)",
+        person_of="src",
     )
     dst_person: str = opt(
         "",
         "train on this person of the destination shot only, the one convert --person will swap "
         "(default: every face)",
+        person_of="dst",
     )
     arch: str = opt("df", "architecture: df (one decoder per identity) or liae", choices=ARCHS)
     resolution: int = opt(64, "face resolution the model learns (64..512, a multiple of 16)")

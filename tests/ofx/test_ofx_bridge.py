@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from facegraft.io.images import read_image
+from facegraft.merge.options import COLOUR_MODES, MergeOptions
 
 REPO = Path(__file__).resolve().parents[2]
 BRIDGE = REPO / "ofx_bridge"
@@ -68,6 +69,11 @@ def test_describe_declares_a_float_rgba_filter_with_its_parameters(built):
     assert set(host.params) == {"model", "shot", "pass", "colour", "erode", "feather", "service"}
     options = host.values(host.params["pass"]["props"])["OfxParamPropChoiceOption"]
     assert options == ["comp", "swap", "matte"]
+    colour = host.values(host.params["colour"]["props"])
+    assert colour["OfxParamPropChoiceOption"] == list(COLOUR_MODES), "convert's declared choices"
+    assert colour["OfxParamPropChoiceOption"][colour["OfxParamPropDefault"][0]] == MergeOptions().colour
+    feather = host.values(host.params["feather"]["props"])
+    assert feather["OfxParamPropDefault"] == [MergeOptions().feather] and feather["OfxParamPropMin"] == [0.0]
 
 
 @pytest.mark.parametrize("layout", ["bottom-up", "padded", "negative"])

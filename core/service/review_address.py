@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from facegraft.errors import InputError
-from facegraft.service.jobs import inside
+from facegraft.io.roots import inside
 from facegraft.service.state import read_state, service_dir
 from facegraft.store.alignments import AlignmentsStore
 
