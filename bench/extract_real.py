@@ -110,7 +110,10 @@ def cli_extract(plate: Path, shot: Path, *args: str, timeout: float = 900) -> di
     if rc != 0:
         result["error"] = err_path.read_text()[-800:]
         return result
-    progress = [(t, e) for t, e in events if e.get("event") in ("progress", "done")]
+    # The extraction's own lines: the persons grouping that follows reports its progress too.
+    progress = [
+        (t, e) for t, e in events if e.get("task") == "extract" and e.get("event") in ("progress", "done")
+    ]
     summary = next((e for _, e in events if e.get("event") == "summary"), {})
     n = int(summary.get("frames_done", progress[-1][1]["done"] if progress else 0))
     result.update(frames=n, faces=int(summary.get("faces", 0)), fps_overall=round(n / wall, 2))
