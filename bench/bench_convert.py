@@ -24,7 +24,8 @@ from facegraft.extract.pipeline import ExtractOptions, extract
 from facegraft.io.colour import ColourConverter
 from facegraft.io.images import read_image, write_image
 from facegraft.merge.merger import align_face
-from facegraft.merge.passes import MergedFrame, PassWriter
+from facegraft.merge.passes import MergedFrame
+from facegraft.merge.writers import WriterSetup, make_writer
 from facegraft.models.checkpoint import CheckpointStore
 from facegraft.models.networks import ModelConfig, build_model
 from facegraft.models.swap_model import load_swap_model
@@ -118,7 +119,7 @@ def _reference(plate: Path, shot: Path, model_dir: Path, out: Path) -> dict:
     matte = np.zeros((h, w), np.float32)
     matte[300:700, 800:1100] = rng.random((400, 300)).astype(np.float32)
     frame = MergedFrame(FIRST, plate_f, plate_f * matte[..., None], matte, matte)
-    writer = PassWriter(out, "ref", fps=24.0, interop_id="lin_rec709_scene")
+    writer = make_writer("exr", WriterSetup(out, "ref", fps=24.0, interop_id="lin_rec709_scene"))
     writes = []
     for _ in range(5):
         t = time.perf_counter()

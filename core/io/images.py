@@ -136,6 +136,53 @@ def image_spec(path: str | Path) -> ImageInfo:
         inp.close()
 
 
+Attribute = tuple[str, "oiio.TypeDesc | None", object]  # (name, type or None for a string/number, value)
+
+
+def part_spec(
+    width: int,
+    height: int,
+    channels: Sequence[str],
+    dtype: str,
+    attributes: Sequence[Attribute] = (),
+    compression: str | None = None,
+) -> oiio.ImageSpec:
+    """The header of one image part: size, named channels, pixel type, compression and attributes."""
+    spec = oiio.ImageSpec(width, height, len(channels), dtype)
+    spec.channelnames = tuple(channels)
+    if compression:
+        spec.attribute("compression", compression)
+    for name, type_desc, value in attributes:
+        if type_desc is None:
+            spec.attribute(name, value)
+        else:
+            spec.attribute(name, type_desc, value)
+    return spec
+
+
+def write_parts(path: str | Path, parts: Sequence[tuple[oiio.ImageSpec, np.ndarray]]) -> None:
+    """Write one or several parts (an EXR's subimages) to a temporary name beside `path`, then rename it
+    into place: the one image writer of the engine."""
+    path = Path(path)
+    ext = path.suffix.lstrip(".").lower()
+    out = oiio.ImageOutput.create(ext) if ext else None
+    if out is None:
+        raise InputError(f"no image writer for '.{ext}' files", str(path))
+    with replacing(path, "the image") as temp:
+        specs = [s for s, _ in parts]
+        ok = out.open(str(temp), specs) if len(specs) > 1 else out.open(str(temp), specs[0])
+        for i, (spec, pixels) in enumerate(parts):
+            if i:
+                ok = ok and out.open(str(temp), spec, "AppendSubimage")
+            ok = ok and out.write_image(np.ascontiguousarray(pixels))
+        error = out.geterror()
+        ok = out.close() and ok
+        if not ok:
+            raise InputError(
+                f"cannot write image ({error.strip() or out.geterror() or 'unknown error'})", str(path)
+            )
+
+
 def write_image(
     path: str | Path,
     pixels: np.ndarray,
@@ -161,20 +208,6 @@ def write_image(
     if type_name is None:
         raise ValueError(f"cannot write pixel type {dtype or pixels.dtype}")
     ext = path.suffix.lstrip(".").lower()
-    out = oiio.ImageOutput.create(ext) if ext else None
-    if out is None:
-        raise InputError(f"no image writer for '.{ext}' files", str(path))
-    spec = oiio.ImageSpec(width, height, count, type_name)
-    spec.channelnames = names
-    if ext == "exr" or compression:
-        spec.attribute("compression", compression or "zip")
-    for key, value in (attributes or {}).items():
-        spec.attribute(key, value)
-    with replacing(path, "the image") as temp:
-        ok = out.open(str(temp), spec) and out.write_image(np.ascontiguousarray(pixels))
-        error = out.geterror()
-        ok = out.close() and ok
-        if not ok:
-            raise InputError(
-                f"cannot write image ({error.strip() or out.geterror() or 'unknown error'})", str(path)
-            )
+    compression = compression or ("zip" if ext == "exr" else None)
+    attrs = [(key, None, value) for key, value in (attributes or {}).items()]
+    write_parts(path, [(part_spec(width, height, names, type_name, attrs, compression), pixels)])

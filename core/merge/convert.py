@@ -1,8 +1,9 @@
 """`facegraft convert`: the learned face put back on every target frame, written as passes.
 
 The job reads the plate and the shot's alignments store, smooths each face track, swaps and merges frame
-by frame (merger.py) and writes the passes (passes.py) or a comp video (video_out.py). Every output file
-records the config hash and a hash of its inputs, so a rerun skips frames already converted the same way.
+by frame (merge/frame.py) and hands each frame to the `--format`'s writer (writers.py: EXR passes, PNG or
+TIFF sequences, a comp video), signing as that format carries a manifest. Every output file records the
+config hash and a hash of its inputs, so a rerun skips frames already converted the same way.
 Results depend only on the inputs, never on which frame range a task was given: colour windows and
 smoothing read the neighbouring frames from the store and the plate whatever the range.
 
@@ -57,15 +58,16 @@ from facegraft.mask.stored import stored_masks
 from facegraft.merge.frame import merge_frame, pooled, prepare_frame, same_track, shot_pools
 from facegraft.merge.merger import FaceTask, PreparedFace
 from facegraft.merge.options import MergeOptions, OutputOptions, PersonOptions
-from facegraft.merge.passes import MergedFrame, PassWriter, write_json, write_patch
+from facegraft.merge.passes import MergedFrame, write_json, write_patch
 from facegraft.merge.smoothing import smooth_track, velocity
+from facegraft.merge.writers import WRITERS, WriterSetup, make_writer
 from facegraft.models.swap_model import SwapModel, load_swap_model
 from facegraft.progress import Progress
-from facegraft.provenance.c2pa_manifest import load_signing_key, sign_file
-from facegraft.provenance.c2pa_sidecar import write_sidecar
 from facegraft.provenance.marking import describe, job_payload
 from facegraft.provenance.release import get_release
 from facegraft.provenance.release import metadata as provenance_metadata
+from facegraft.provenance.signing import OutputSigner, signing_key
+from facegraft.registry import lookup
 from facegraft.store.alignments import NOT_TARGET, AlignmentsStore, Face, Person
 from facegraft.store.shot import Shot
 
@@ -304,7 +306,9 @@ def convert(
     persons = persons or PersonOptions()
     opts.validate()
     persons.validate()
-    signing = _signing(output)  # refuse a bad key or format before any work
+    carries = lookup(WRITERS, output.format, "--format").signing
+    # Refuse a bad key, or a format that cannot be signed, before any work.
+    signing = signing_key(output.sign_key, output.sign_cert, carries, output.format)
     t0 = time.monotonic()
     shot_dir, out_dir = Path(shot_dir), Path(out_dir)
     if not Shot(shot_dir).db.is_file():
@@ -355,26 +359,12 @@ def convert(
             )
         job = _Job(plate, shot, selection, converter, opts, output, out_dir, colourspace)
         job.provenance = provenance_metadata(release)
-        job.signing = signing
+        job.signer.key = signing
         job.identity_every = persons.identity_every
         summary = job.run(requested, progress_mode)
     summary.seconds = time.monotonic() - t0
     _warn_identity(summary)
     return summary
-
-
-def _signing(output: OutputOptions):
-    """The C2PA signing key when --sign-key/--sign-cert are given (not for TIFF sequences)."""
-    if not (output.sign_key or output.sign_cert):
-        return None
-    if not (output.sign_key and output.sign_cert):
-        raise InputError("C2PA signing needs both --sign-key and --sign-cert")
-    if output.format not in ("png", "mp4", "mov", "exr"):
-        raise InputError(
-            "C2PA manifests are embedded in png, mp4 and mov deliverables and written beside exr sequences "
-            f"(a .c2pa sidecar), not in {output.format} files"
-        )
-    return load_signing_key(output.sign_key, output.sign_cert)
 
 
 class _Job:
@@ -403,17 +393,15 @@ class _Job:
         interop = _interop_id(colourspace)
         self.fps = output.fps or plate.fps or 24.0
         labels = [p.label for p in selection.persons]
-        self.writer = PassWriter(
-            out_dir, self.stem, output.layout, output.format, self.fps, interop, persons=labels
-        )
-        self.video = output.format in ("mov", "mp4")
+        setup = WriterSetup(out_dir, self.stem, output.layout, self.fps, interop, persons=labels)
+        self.writer = make_writer(output.format, setup)
         self.summary = ConvertSummary(
             out_dir, model_hash=model.hash, config_hash=self.config, persons=selection.record() or []
         )
         self.identity_every = PersonOptions.identity_every  # identity QC on every Nth frame of a track
         self.identity: dict[int, list[dict]] = {}
         self.provenance: dict[str, str] = {}
-        self.signing = None  # a SigningKey when C2PA manifests are asked for
+        self.signer = OutputSigner(None, self.writer.signing, self.writer.patterns, self.stem)
         # The mark's job id is the same for every frame range a farm splits this conversion into.
         self.payload = job_payload(f"{Path(plate.path).name}:{self.config}")
 
@@ -435,18 +423,15 @@ class _Job:
     def run(self, requested: list[int], progress_mode: str) -> ConvertSummary:
         s = self.summary
         s.frames_total = len(requested)
-        if not self.video:
-            s.passes = self.writer.patterns()
+        s.passes = self.writer.patterns()
         s.first_frame, s.last_frame = (min(requested), max(requested)) if requested else (None, None)
         inputs = {f: input_hash(self.plate, f, self.shot.by_frame.get(f, [])) for f in requested}
-        todo = (
-            requested
-            if self.video
-            else [f for f in requested if not self.writer.done(f, self.config, inputs[f])]
-        )
+        todo = [f for f in requested if not self.writer.done(f, self.config, inputs[f])]
         s.frames_skipped = len(requested) - len(todo)
         if not todo:
-            self._sign_sequence()  # a rerun with signing still leaves a sidecar covering the frames
+            self.signer.end(
+                self._file_facts(0)
+            )  # a rerun with signing still leaves a sidecar covering the frames
             return s
         window = self.opts.colour_window
         whole_shot = window == 0 and pooled(self.opts)
@@ -463,7 +448,7 @@ class _Job:
         max_faces = max((len(self.shot.by_frame.get(f, [])) for f in todo), default=0)
         if self.output.patch:
             (self.out_dir / "patch").mkdir(exist_ok=True)
-        video = self._open_video(todo) if self.video else None
+        self._open_writer(todo)
         progress = Progress(len(todo), "convert", progress_mode, unit="frames")
         pending: deque[Future] = deque()
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facegraft-write")
@@ -505,18 +490,15 @@ class _Job:
                         attributes=self._attributes(frame, inputs[frame]),
                         person_mattes={p.label: layers.person_mattes[p.id] for p in chosen},
                     )
-                    if self.output.format in ("png", "mov", "mp4"):
+                    if self.writer.display:
                         merged.comp_display = marked.display
                     if self.output.patch:
                         patches[str(frame)] = self._write_patches(
                             frame, pairs, layers.faces, max_faces, merged
                         )
-                    if video is not None:
-                        video.write(np.clip(merged.comp_display * 255.0 + 0.5, 0, 255).astype(np.uint8))
-                    else:
-                        pending.append(pool.submit(self._write, merged))
-                        while len(pending) > 2:
-                            pending.popleft().result()
+                    pending.append(pool.submit(self._write, merged))
+                    while len(pending) > 2:
+                        pending.popleft().result()
                     self._check_identity(frame, native, prepared)
                     s.frames_done += 1
                     s.faces += len(prepared)
@@ -526,20 +508,10 @@ class _Job:
                     recent.append((frame, prepared))
             while pending:
                 pending.popleft().result()
-            if video is not None:
-                written = video.close()
-                video = None
-                if self.signing is not None:
-                    facts = {
-                        k: v
-                        for k, v in self._attributes(todo[0], "").items()
-                        if k not in ("input", "source_frame")
-                    }
-                    sign_file(
-                        written, self.signing, facts, self.plate.path if self.plate.kind == "video" else None
-                    )
-                s.files.append(str(written))
-            self._sign_sequence()
+            closed = self.writer.close()
+            self.signer.finished(closed, self._file_facts(todo[0]), self._video_source())
+            s.files.extend(str(p) for p in closed)
+            self.signer.end(self._file_facts(0))
             if self.output.patch:
                 self._write_matrices(patches)
             self._write_identity()
@@ -551,8 +523,7 @@ class _Job:
                 except Exception:  # noqa: BLE001, S110 - the first error is the one to report
                     pass
             pool.shutdown(wait=True)
-            if video is not None:
-                video.abort()
+            self.writer.abort()
             raise
         pool.shutdown(wait=True)
         progress.close()
@@ -642,20 +613,18 @@ class _Job:
             "switched": {k: format_frame_spec(v) for k, v in flagged.items()},
         }
 
-    def _sign_sequence(self) -> None:
-        """EXR: (re)write the signed sidecar manifest covering every frame of the sequence in the folder."""
-        if self.signing is None or self.output.format != "exr":
-            return
-        facts = {k: v for k, v in self._attributes(0, "").items() if k not in ("input", "source_frame")}
-        write_sidecar(self.writer.patterns(), self.stem, self.signing, facts)
+    def _file_facts(self, frame: int) -> dict[str, str]:
+        """The facts a whole-file manifest records (a video's, a sequence's sidecar): no per-frame input."""
+        return {k: v for k, v in self._attributes(frame, "").items() if k not in ("input", "source_frame")}
+
+    def _video_source(self) -> str | None:
+        return self.plate.path if self.plate.kind == "video" else None
 
     def _write(self, merged: MergedFrame) -> None:
         try:
             paths = self.writer.write(merged)
-            if self.signing is not None and self.output.format == "png":  # each frame carries its manifest
-                facts = {k: v for k, v in merged.attributes.items() if k != "input"}
-                for path in paths:
-                    sign_file(path, self.signing, facts, self.plate.frame_path(merged.frame))
+            facts = {k: v for k, v in merged.attributes.items() if k != "input"}
+            self.signer.finished(paths, facts, self.plate.frame_path(merged.frame))
             self.summary.files.extend(str(p) for p in paths)
         except OSError as exc:
             if exc.errno in _TRANSIENT:
@@ -664,16 +633,14 @@ class _Job:
                 ) from exc
             raise InputError(f"cannot write frame {merged.frame} ({exc})", self.out_dir) from exc
 
-    def _open_video(self, frames: list[int]):
-        from facegraft.merge.video_out import VideoWriter
-
-        path = self.out_dir / f"{self.stem}.{self.output.format}"
+    def _open_writer(self, frames: list[int]) -> None:
+        """Open the writer with the file-level facts (a video's container tags) and the plate's audio."""
         meta = {f"facegraft/{k}": v for k, v in self._attributes(frames[0], "").items() if k != "input"}
         meta["facegraft/synthetic"] = "true"
         meta["facegraft/frames"] = format_frame_spec(frames)
-        audio = self.plate.path if self.plate.kind == "video" else None
+        audio = self._video_source()
         start = self.plate.info(frames[0]).pts or 0.0 if audio else 0.0
-        return VideoWriter(path, self.fps, meta, audio, start)
+        self.writer.open(frames, meta, audio, start)
 
     def _write_patches(self, frame, pairs, records, max_faces, merged) -> list[dict]:
         r = self.model.resolution  # every model has it (convert refuses --patch with mixed resolutions)

@@ -19,8 +19,14 @@ MASK_MODES = (
     "occlusion*landmark",
 )
 LAYOUTS = ("single", "multipart", "files")
-FORMATS = ("exr", "png", "tiff", "mov", "mp4")
 SIDES = ("top", "right", "bottom", "left")
+
+
+def _formats() -> list[str]:
+    """The registered output writers (`facegraft.merge.writers.WRITERS`)."""
+    from facegraft.merge.writers import WRITERS
+
+    return list(WRITERS)
 
 
 @dataclass
@@ -108,7 +114,7 @@ class OutputOptions:
         "single", "single: one EXR with every pass; multipart; files: one sequence per pass", choices=LAYOUTS
     )
     format: str = opt(
-        "exr", "exr passes, png/tiff comp and matte sequences, or mov/mp4 comp video", choices=FORMATS
+        "exr", "exr passes, png/tiff comp and matte sequences, or mov/mp4 comp video", choices=_formats
     )
     patch: bool = opt(False, "also write the aligned face at model resolution with its face-to-frame matrix")
     name: str = opt("", "file name stem of the outputs (default: the plate's)")
