@@ -12,12 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from facegraft.faceset.collection import (
-    open_faceset,
-    remove_empty_groups,
-)
-from facegraft.io.atomic import move_batch, recover_moves
+from facegraft.faceset.collection import open_faceset, remove_empty_groups
+from facegraft.io.atomic import recover_moves
 from facegraft.store.alignments import NOT_TARGET
+from facegraft.store.reconcile import ImageFile, reconcile
 
 
 @dataclass
@@ -39,46 +37,19 @@ class CleanResult:
 
 def clean_faceset(shot: str | Path) -> CleanResult:
     """Rename kept images back to their store names and flag not-target the faces whose image was
-    deleted."""
-    first = open_faceset(shot)
-    recover_moves(first.folder)
+    deleted (the reconcile of `facegraft.store.reconcile`, then the flags)."""
+    recover_moves(open_faceset(shot).folder)
     faceset = open_faceset(shot)
     store = faceset.open_store()  # a shot is required: the store is what gets cleaned
-    result = CleanResult()
     folder = faceset.folder
-    orphan_paths = {item.path for item in faceset.items if item.face is None}
-    kept: dict[int, str] = {}
-    clear = []
-    holders = {item.face_id for item in faceset.items if item.face is not None}
-    for item in faceset.items:
-        if item.face is None:
-            if item.face_id is None:
-                why = "no face id in its tags"
-            elif item.face_id in holders:
-                why = f"another file already holds face id {item.face_id}"
-            else:
-                why = f"face id {item.face_id} is not in this store"
-            result.orphans.append((item.path, why))
-            continue
-        face_id = int(item.face.id)  # type: ignore[arg-type]
-        target = folder / item.canonical_name
-        if target in orphan_paths and target != item.path:
-            why = f"its store name {target.name} is held by a file that is not its face"
-            result.orphans.append((item.path, why))
-            kept[face_id] = faceset.relative(item.path)
-        else:
-            kept[face_id] = item.canonical_name
-            clear.append((item.path, target))
-    result.renamed = move_batch(folder, clear)
-    remove_empty_groups(folder)
+    files = [ImageFile(item.path, item.face_id) for item in faceset.items]
     with store, store.transaction():
-        faces = {int(f.id): f for f in store.faces()}  # type: ignore[arg-type]
+        done = reconcile(store, folder, files)
         gone = [
-            fid
-            for fid, f in faces.items()
-            if f.image is not None and fid not in kept and NOT_TARGET not in f.flags
+            int(f.id)  # type: ignore[arg-type]
+            for f in store.faces()
+            if f.image is not None and int(f.id) not in done.names and NOT_TARGET not in f.flags  # type: ignore[arg-type]
         ]
         store.set_flag(gone, NOT_TARGET)
-        store.set_face_images({fid: name for fid, name in kept.items() if faces[fid].image != name})
-    result.dropped = sorted(gone)
-    return result
+    remove_empty_groups(folder)
+    return CleanResult(done.moved, sorted(gone), done.orphans)

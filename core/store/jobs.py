@@ -6,13 +6,13 @@ Pure logic over the store and the faces folder; each job returns what it found o
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from facegraft.errors import InputError
-from facegraft.io.atomic import move_batch, recover_moves
+from facegraft.io.atomic import recover_moves
 from facegraft.store.alignments import AlignmentsStore
-from facegraft.store.face_images import face_image_name, read_face_tags
+from facegraft.store.face_images import read_face_tags
+from facegraft.store.reconcile import ImageFile, Reconciled, reconcile
 from facegraft.store.shot import Shot
 
 log = logging.getLogger(__name__)
@@ -46,82 +46,25 @@ def remove_deleted_faces(store: AlignmentsStore, faces_dir: Path | None = None) 
     return gone  # type: ignore[return-value]
 
 
-@dataclass
-class RenameResult:
-    """What rename_face_images did: renames (old, new), and files it left alone with the reason."""
-
-    renamed: list[tuple[str, str]] = field(default_factory=list)
-    orphans: list[tuple[str, str]] = field(default_factory=list)  # (file name, why it was left)
-    updated: list[int] = field(default_factory=list)  # face ids whose stored image name changed
-
-
-def rename_face_images(store: AlignmentsStore, faces_dir: Path | None = None) -> RenameResult:
-    """Give every tagged face PNG its store name again (frame_index.png) and record it on the face.
-
-    Files are moved through temporary names first, so swapped names never clobber each other; a file
-    without a known face id, a second file claiming a face, or a file whose target name is held by a file
-    that stays put is left where it is and reported in ``orphans``.
-    """
+def rename_face_images(store: AlignmentsStore, faces_dir: Path | None = None) -> Reconciled:
+    """Give every tagged face PNG of the faces folder its store name again (``frame_index.png``) and record
+    it on the face; files that are not faces of this store, or whose name is held, are left alone and
+    reported (`facegraft.store.reconcile`)."""
     folder = _faces_dir(store, faces_dir)
     recover_moves(folder)
-    result = RenameResult()
-    faces = {face.id: face for face in store.faces()}
-    claims: dict[int, str] = {}
-    stay: set[str] = set()
+    files = []
     for path in sorted(p for p in folder.iterdir() if p.suffix.lower() == ".png" and p.is_file()):
-        name = path.name
-        if name.startswith("."):
+        if path.name.startswith("."):
             continue
         try:
             tag = read_face_tags(path).get("face_id")
         except InputError as exc:
-            result.orphans.append((name, f"unreadable: {exc}"))
-            stay.add(name)
+            files.append(ImageFile(path, None, str(exc)))
             continue
         face_id = int(tag) if tag is not None and tag.strip().lstrip("-").isdigit() else None
-        if face_id is None or face_id not in faces:
-            why = "no face id" if face_id is None else f"face id {face_id} not in store"
-            result.orphans.append((name, why))
-            stay.add(name)
-            continue
-        target = face_image_name(faces[face_id].frame, faces[face_id].index)
-        previous = claims.get(face_id)
-        if previous is not None:
-            # Two files claim one face: keep the one already at the right name.
-            keep, drop = (name, previous) if name == target else (previous, name)
-            claims[face_id] = keep
-            result.orphans.append((drop, f"another file already holds face id {face_id}"))
-            stay.add(drop)
-            continue
-        claims[face_id] = name
-    moves = {}
-    for face_id, name in claims.items():
-        target = face_image_name(faces[face_id].frame, faces[face_id].index)
-        if name == target:
-            stay.add(name)
-        else:
-            moves[face_id] = (name, target)
-    blocked = True
-    while blocked:  # a file that cannot move holds its own name too, which may block another move
-        blocked = False
-        for face_id, (name, target) in list(moves.items()):
-            if target in stay:
-                result.orphans.append((name, f"its name {target} is held by another file"))
-                del moves[face_id]
-                stay.add(name)
-                blocked = True
-    # One batch through temporary names (a crash between its phases leaves files that the next run's
-    # recover_moves names visibly again, and renames by their tags).
-    ordered = sorted(moves.items())
-    move_batch(folder, [(folder / name, folder / target) for _, (name, target) in ordered], "the face image")
-    for face_id, (name, target) in ordered:
-        claims[face_id] = target
-        result.renamed.append((name, target))
+        files.append(ImageFile(path, face_id))
     with store.transaction():
-        for face_id, name in claims.items():
-            if faces[face_id].image != name:
-                store.set_face_image(face_id, name)
-                result.updated.append(face_id)
-    for name, why in result.orphans:
-        log.warning("%s: left alone (%s)", folder / name, why)
+        result = reconcile(store, folder, files)
+    for path, why in result.orphans:
+        log.warning("%s: left alone (%s)", path, why)
     return result

@@ -186,17 +186,17 @@ def test_rename_restores_shuffled_names(tmp_path: Path) -> None:
         cv2.imwrite(str(faces_dir / "stray.png"), np.zeros((4, 4, 3), np.uint8))
         write_face_image(faces_dir / "ghost.png", np.zeros((4, 4, 3), np.uint8), {"face_id": 999})
         result = jobs.rename_face_images(store)
-        assert len(result.renamed) == 6
-        assert sorted(result.orphans) == [
-            ("ghost.png", "face id 999 not in store"),
-            ("stray.png", "no face id"),
+        assert len(result.moved) == 6
+        assert sorted((p.name, why) for p, why in result.orphans) == [
+            ("ghost.png", "face id 999 is not in this store"),
+            ("stray.png", "no face id in its tags"),
         ]
         for face_id, name in names.items():
             assert read_face_tags(faces_dir / name)["face_id"] == str(face_id)
             assert read_face_png(faces_dir / name)[0, 0, 0] == face_id
         assert sorted(os.listdir(faces_dir)) == sorted([*names.values(), "ghost.png", "stray.png"])
         assert result.updated == []  # the store already had these names
-        assert jobs.rename_face_images(store).renamed == []  # idempotent
+        assert jobs.rename_face_images(store).moved == []  # idempotent
 
 
 def test_rename_records_new_names_and_respects_blockers(tmp_path: Path) -> None:
@@ -210,10 +210,10 @@ def test_rename_records_new_names_and_respects_blockers(tmp_path: Path) -> None:
         (faces_dir / face_image_name(one.frame, one.index)).rename(faces_dir / "elsewhere.png")
         cv2.imwrite(str(faces_dir / face_image_name(one.frame, one.index)), np.zeros((4, 4, 3), np.uint8))
         result = jobs.rename_face_images(store)
-        assert result.renamed == [("moved.png", face_image_name(two.frame, two.index))]
+        assert result.moved == [(faces_dir / "moved.png", faces_dir / face_image_name(two.frame, two.index))]
         assert (
-            "elsewhere.png",
-            f"its name {face_image_name(one.frame, one.index)} is held by another file",
+            faces_dir / "elsewhere.png",
+            f"its store name {face_image_name(one.frame, one.index)} is held by a file that stays",
         ) in result.orphans
         assert store.face(two.id).image == face_image_name(two.frame, two.index)
         assert store.face(one.id).image == "elsewhere.png"  # recorded where the file really is
@@ -224,3 +224,29 @@ def test_write_into_missing_folder_names_it(tmp_path: Path) -> None:
     target = tmp_path / "no" / "such" / "f.png"
     with pytest.raises(InputError, match=r"f\.png: cannot write the face image"):
         write_face_image(target, np.zeros((4, 4, 3), np.uint8), {"face_id": 1})
+
+
+def test_one_reconcile_plan_keeps_the_file_at_its_store_name_and_follows_chains_of_blocked_names():
+    from facegraft.store.reconcile import ImageFile, plan
+
+    folder = Path("/shot/faces")
+    faces = {
+        i: Face(frame=i, index=0, box=(0, 0, 1, 1), score=1.0, landmarks=np.zeros((68, 2), np.float32))
+        for i in (1, 2, 3)
+    }
+    name = {i: face_image_name(f.frame, f.index) for i, f in faces.items()}
+    files = [
+        ImageFile(folder / "sorted" / "00001-a.png", 1),  # a second file of face 1...
+        ImageFile(folder / name[1], 1),  # ...which is already at its store name: this one keeps it
+        ImageFile(folder / name[3], None),  # untagged, sitting on face 3's name: it stays...
+        ImageFile(folder / "x.png", 3),  # ...so face 3's file stays too
+        ImageFile(folder / name[3].replace(".png", "b.png"), 2),  # face 2 is free to move
+    ]
+    out = plan(folder, files, faces)
+    assert out.moved == [(folder / name[3].replace(".png", "b.png"), folder / name[2])]
+    assert out.names == {1: name[1], 3: "x.png", 2: name[2]}
+    assert {p.name: why.split(" ")[0] for p, why in out.orphans} == {
+        "00001-a.png": "another",
+        name[3]: "no",
+        "x.png": "its",
+    }
