@@ -1,9 +1,10 @@
 """The train stage: learn both identities with a shared encoder, save crash-safe checkpoints, write previews.
 
-`train(opts)` loads the two facesets, builds or resumes the model (its config saved with each checkpoint;
+`Trainer` loads the two facesets, builds or resumes the model (its config saved with each checkpoint;
 a resumed run refuses shape-changing options), and runs Adam (with optional learning-rate dropout) on the
-masked face loss, with optional eye/mouth priority and patch-GAN terms. Batches come from worker processes
-(`loader.py`) so augmentation never starves the optimiser.
+masked face loss, with optional eye/mouth priority and patch-GAN terms, one `step` a batch; `train` runs
+its steps until the iterations or minutes are done, saving and previewing on the way. Batches come from
+worker processes (`loader.py`) so augmentation never starves the optimiser.
 """
 
 from __future__ import annotations
@@ -80,14 +81,6 @@ def forward_losses(
     return loss, out
 
 
-def step_loss(
-    model: torch.nn.Module, batch: dict[str, np.ndarray], bf16: bool = False, eye_mouth_weight: float = 0.0
-) -> torch.Tensor:
-    """The training loss of one loader batch: masked face loss and mask loss for both identities."""
-    device = next(model.parameters()).device
-    return forward_losses(model, batch_tensors(batch, device), bf16, eye_mouth_weight)[0]
-
-
 def _discriminator(
     opts: TrainOptions, latest, store: CheckpointStore, model_dir: Path
 ) -> tuple[gan.PatchDiscriminator | None, torch.optim.Optimizer | None]:
@@ -113,6 +106,139 @@ def _discriminator(
     return disc, disc_opt
 
 
+class Trainer:
+    """One training run's state: the model (built, or resumed from the last checkpoint), its optimiser, the
+    discriminator when the GAN is on, the two facesets and the preview batch. `step` learns from one
+    batch, `save` writes a checkpoint, `write_previews` the preview and loss plot; `train` drives them."""
+
+    def __init__(
+        self,
+        src: str | Path,
+        dst: str | Path,
+        model_dir: str | Path,
+        opts: TrainOptions,
+        info: distributed.DistInfo,
+    ) -> None:
+        self.opts, self.info = opts, info
+        self.model_dir = Path(model_dir)
+        self.model_dir.mkdir(parents=True, exist_ok=True)
+        self.store = CheckpointStore(self.model_dir, keep=opts.keep)
+        latest = self.store.load_latest(fallback=True)
+        cfg = opts.model_config()
+        if latest is not None:
+            saved = ModelConfig.from_dict(latest.state["config"])
+            changed = saved.compatible_with(cfg)
+            if changed:
+                raise InputError(
+                    f"the model was created with other {', '.join(changed)}; keep them to resume "
+                    "or train into a new folder",
+                    self.model_dir,
+                )
+            cfg = saved
+        self.cfg = cfg
+        self.model = build_model(cfg).to(memory_format=torch.channels_last)
+        self.iteration = int(latest.iteration) if latest is not None else 0
+        self.resumed_from = self.iteration if latest is not None else None
+        # Dropout masks are seeded by the step a run starts from: equal on every rank, new after a resume.
+        self.optimizer = LRDropoutAdam(
+            self.model.parameters(),
+            lr=opts.lr,
+            betas=(0.5, 0.999),
+            lr_dropout=opts.lr_dropout,
+            seed=opts.seed * 1_000_003 + self.iteration,
+        )
+        self.history: list[float] = []
+        self.disc, self.disc_opt = _discriminator(opts, latest, self.store, self.model_dir)
+        if latest is not None:
+            self.store.restore(self.model, self.optimizer, latest)
+            self.history = list(latest.state.get("loss_history", []))
+        self.net = distributed.wrap(self.model, info)
+        self.bf16 = opts.use_bf16(next(self.model.parameters()).is_cuda)
+        gan_on = self.disc is not None and opts.gan_power > 0
+        self.disc_net = distributed.wrap(self.disc, info) if gan_on else None
+        self.em_weight = opts.eyes_mouth_weight if opts.eyes_mouth_priority else 0.0
+        self.sampling = dataclasses.replace(opts.sampling, eye_mouth_masks=self.em_weight > 0)
+        train_mask = opts.sampling.train_mask or None
+        self.src = load_faceset(src, cfg.resolution, cfg.face_type, train_mask, opts.src_person)
+        self.dst = load_faceset(dst, cfg.resolution, cfg.face_type, train_mask, opts.dst_person)
+        self.faces = {"src": faces_trained(self.src), "dst": faces_trained(self.dst)}
+        from facegraft.train.sampler import batch_for_seed
+
+        plain = dataclasses.replace(
+            opts.sampling,
+            random_warp=False,
+            warp_to_landmarks=False,
+            random_flip=False,
+            colour_aug=False,
+            ct_mode="none",
+        )
+        self.preview_batch = batch_for_seed(self.src, self.dst, 4, 10_000_000 + opts.seed, plain)
+        self.first_loss: float | None = None
+        self.last_loss: float | None = None
+
+    def loader(self) -> BatchLoader:
+        """The batch loader for this run (seeded by the step it starts from and the rank)."""
+        opts = self.opts
+        seed = opts.seed * 1_000_003 + self.iteration + 7_919 * 1_000_000 * self.info.rank
+        return BatchLoader(self.src, self.dst, opts.batch, self.sampling, seed=seed, workers=opts.workers)
+
+    def step(self, batch: dict[str, np.ndarray]) -> dict[str, str]:
+        """Learn from one loader batch: the reconstruction loss (plus the generator's GAN term) through the
+        model's optimiser, then the discriminator's step; returns the GAN figures to report."""
+        opts = self.opts
+        t = batch_tensors(batch)
+        loss, out = forward_losses(self.net, t, self.bf16, self.em_weight)
+        total, extra = loss, {}
+        if self.disc_net is not None:
+            # The discriminator sees the face inside the landmark mask: filmed vs reconstructed.
+            real = t["src_target"] * t["src_mask"]
+            fake = out["src_rec"].float() * t["src_mask"]
+            with torch.autocast(fake.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                g_loss = gan.generator_loss(gan.judge_frozen(self.disc, fake))
+            total = loss + opts.gan_power * g_loss
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        if opts.clip_grad > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), opts.clip_grad)
+        self.optimizer.step()
+        if self.disc_net is not None:
+            self.disc_opt.zero_grad(set_to_none=True)
+            with torch.autocast(fake.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                logits = self.disc_net(torch.cat([real, fake.detach()]))
+            d_loss = gan.discriminator_loss(logits[: real.shape[0]], logits[real.shape[0] :])
+            d_loss.backward()
+            self.disc_opt.step()
+            extra = {"g_gan": f"{float(g_loss.detach()):.3f}", "d_gan": f"{float(d_loss.detach()):.3f}"}
+        self.iteration += 1
+        self.last_loss = float(loss.detach())
+        self.first_loss = self.last_loss if self.first_loss is None else self.first_loss
+        self.history.append(self.last_loss)
+        return extra
+
+    def save(self) -> None:
+        """A checkpoint of the model, its optimiser and the discriminator (rank 0 only)."""
+        if not self.info.main:
+            return
+        state = {
+            "config": self.cfg.to_dict(),
+            "loss_history": self.history[-5000:],
+            "engine": __version__,
+            "options": {k: v for k, v in dataclasses.asdict(self.opts).items() if k != "sampling"},
+            "faces": self.faces,
+        }
+        parts = None
+        if self.disc is not None:
+            state["gan"] = {"dims": self.disc.dims}
+            parts = {gan.PART: (self.disc, self.disc_opt)}
+        self.store.save(self.model, self.optimizer, self.iteration, state, self.last_loss, parts=parts)
+
+    def write_previews(self) -> None:
+        """The preview sheet and the loss plot in the model folder (rank 0 only)."""
+        if self.info.main:
+            write_preview(self.model, self.preview_batch, self.model_dir / "preview.png")
+            write_loss_plot(self.history, self.model_dir / "loss.png")
+
+
 def train(
     src: str | Path,
     dst: str | Path,
@@ -134,163 +260,52 @@ def train(
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // info.world - opts.workers))
     if not info.main:
         progress_mode = "quiet"
-    model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    store = CheckpointStore(model_dir, keep=opts.keep)
-    latest = store.load_latest(fallback=True)
-    cfg = opts.model_config()
-    if latest is not None:
-        saved = ModelConfig.from_dict(latest.state["config"])
-        changed = saved.compatible_with(cfg)
-        if changed:
-            raise InputError(
-                f"the model was created with other {', '.join(changed)}; keep them to resume "
-                "or train into a new folder",
-                model_dir,
-            )
-        cfg = saved
-    model = build_model(cfg).to(memory_format=torch.channels_last)
-    iteration = int(latest.iteration) if latest is not None else 0
-    # Dropout masks are seeded by the step a run starts from: equal on every rank, new after a resume.
-    optimizer = LRDropoutAdam(
-        model.parameters(),
-        lr=opts.lr,
-        betas=(0.5, 0.999),
-        lr_dropout=opts.lr_dropout,
-        seed=opts.seed * 1_000_003 + iteration,
-    )
-    history: list[float] = []
-    disc, disc_opt = _discriminator(opts, latest, store, model_dir)
-    if latest is not None:
-        store.restore(model, optimizer, latest)
-        history = list(latest.state.get("loss_history", []))
-    net = distributed.wrap(model, info)
-    bf16 = opts.use_bf16(next(model.parameters()).is_cuda)
-    disc_net = distributed.wrap(disc, info) if disc is not None and opts.gan_power > 0 else None
-    em_weight = opts.eyes_mouth_weight if opts.eyes_mouth_priority else 0.0
-    sampling = dataclasses.replace(opts.sampling, eye_mouth_masks=em_weight > 0)
-    train_mask = opts.sampling.train_mask or None
-    src_fs = load_faceset(src, cfg.resolution, cfg.face_type, train_mask, opts.src_person)
-    dst_fs = load_faceset(dst, cfg.resolution, cfg.face_type, train_mask, opts.dst_person)
-    faces = {"src": faces_trained(src_fs), "dst": faces_trained(dst_fs)}
-    preview_seed = 10_000_000 + opts.seed
-    from facegraft.train.sampler import batch_for_seed
-
-    preview_batch = batch_for_seed(
-        src_fs,
-        dst_fs,
-        4,
-        preview_seed,
-        dataclasses.replace(
-            opts.sampling,
-            random_warp=False,
-            warp_to_landmarks=False,
-            random_flip=False,
-            colour_aug=False,
-            ct_mode="none",
-        ),
-    )
+    run = Trainer(src, dst, model_dir, opts, info)
     target = opts.iterations if opts.iterations > 0 else None
-    total = (target - iteration) if target else 0  # 0: open-ended (--minutes)
+    total = (target - run.iteration) if target else 0  # 0: open-ended (--minutes)
     progress = Progress(max(total, 0), "train", progress_mode, unit="steps")
-    start, first_loss, last_loss = time.monotonic(), None, None
+    start = time.monotonic()
     deadline = start + opts.minutes * 60 if opts.minutes > 0 else math.inf
-    resumed_from = iteration if latest is not None else None
-
-    def save() -> None:
-        if not info.main:
-            return
-        state = {
-            "config": cfg.to_dict(),
-            "loss_history": history[-5000:],
-            "engine": __version__,
-            "options": {k: v for k, v in dataclasses.asdict(opts).items() if k != "sampling"},
-            "faces": faces,
-        }
-        parts = None
-        if disc is not None:
-            state["gan"] = {"dims": disc.dims}
-            parts = {gan.PART: (disc, disc_opt)}
-        store.save(model, optimizer, iteration, state, last_loss, parts=parts)
-
-    with BatchLoader(
-        src_fs,
-        dst_fs,
-        opts.batch,
-        sampling,
-        seed=opts.seed * 1_000_003 + iteration + 7_919 * 1_000_000 * info.rank,
-        workers=opts.workers,
-    ) as loader:
+    with run.loader() as loader:
         try:
-            while (target is None or iteration < target) and time.monotonic() < deadline:
-                t = batch_tensors(next(loader))
-                loss, out = forward_losses(net, t, bf16, em_weight)
-                total, extra = loss, {}
-                if disc_net is not None:
-                    # The discriminator sees the face inside the landmark mask: filmed vs reconstructed.
-                    real = t["src_target"] * t["src_mask"]
-                    fake = out["src_rec"].float() * t["src_mask"]
-                    with torch.autocast(fake.device.type, dtype=torch.bfloat16, enabled=bf16):
-                        g_loss = gan.generator_loss(gan.judge_frozen(disc, fake))
-                    total = loss + opts.gan_power * g_loss
-                optimizer.zero_grad(set_to_none=True)
-                total.backward()
-                if opts.clip_grad > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), opts.clip_grad)
-                optimizer.step()
-                if disc_net is not None:
-                    disc_opt.zero_grad(set_to_none=True)
-                    with torch.autocast(fake.device.type, dtype=torch.bfloat16, enabled=bf16):
-                        logits = disc_net(torch.cat([real, fake.detach()]))
-                    d_loss = gan.discriminator_loss(logits[: real.shape[0]], logits[real.shape[0] :])
-                    d_loss.backward()
-                    disc_opt.step()
-                    extra = {
-                        "g_gan": f"{float(g_loss.detach()):.3f}",
-                        "d_gan": f"{float(d_loss.detach()):.3f}",
-                    }
-                iteration += 1
-                last_loss = float(loss.detach())
-                first_loss = last_loss if first_loss is None else first_loss
-                history.append(last_loss)
+            while (target is None or run.iteration < target) and time.monotonic() < deadline:
+                extra = run.step(next(loader))
                 progress.update(
                     1,
-                    it=iteration,
-                    loss=f"{last_loss:.4f}",
+                    it=run.iteration,
+                    loss=f"{run.last_loss:.4f}",
                     samples_s=f"{2 * opts.batch * progress.rate():.1f}",
                     **extra,
                 )
-                if iteration % opts.preview_every == 0 and info.main:
-                    write_preview(model, preview_batch, model_dir / "preview.png")
-                    write_loss_plot(history, model_dir / "loss.png")
-                if iteration % opts.save_every == 0:
-                    save()
+                if run.iteration % opts.preview_every == 0:
+                    run.write_previews()
+                if run.iteration % opts.save_every == 0:
+                    run.save()
         except BaseException:
             progress.fail()
             raise
-    if (resumed_from is None or iteration > resumed_from) and info.main:
-        if iteration % opts.save_every != 0:  # otherwise the loop has just saved this step
-            save()
-        write_preview(model, preview_batch, model_dir / "preview.png")
-        write_loss_plot(history, model_dir / "loss.png")
+    if run.resumed_from is None or run.iteration > run.resumed_from:
+        if run.iteration % opts.save_every != 0:  # otherwise the loop has just saved this step
+            run.save()
+        run.write_previews()
     progress.close()
-    agree = distributed.weights_agree(model, info)
+    agree = distributed.weights_agree(run.model, info)
     distributed.barrier(info)
     distributed.teardown(info)
     seconds = time.monotonic() - start
-    steps = iteration - (resumed_from or 0)
+    steps = run.iteration - (run.resumed_from or 0)
     return TrainSummary(
-        model_dir,
-        iteration,
-        first_loss,
-        last_loss,
+        run.model_dir,
+        run.iteration,
+        run.first_loss,
+        run.last_loss,
         seconds,
         2 * opts.batch * steps / seconds if seconds > 0 else 0.0,
-        resumed_from,
+        run.resumed_from,
         info.world,
         agree,
-        bf16,
-        faces,
+        run.bf16,
+        run.faces,
     )
 
 
