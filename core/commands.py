@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,7 +70,58 @@ class ConvertOperands:
 def _extract_groups() -> tuple[type, ...]:
     from facegraft.extract.pipeline import ExtractOptions
 
-    return (ExtractOperands, ExtractOptions)
+    return (ExtractOperands, ExtractOptions, *plugin_groups())
+
+
+@functools.cache
+def plugin_groups() -> tuple[type, ...]:
+    """One options group per detector and landmarker that declares options of its own (its Options
+    fields with help): flags ``--<plugin>-<option>`` (``--dlib-hog-upsample``), each unset by default so
+    the plugin keeps its own default; `plugin_values` gathers them for the extraction."""
+    from facegraft.extract.detectors import DETECTORS
+    from facegraft.extract.landmarkers import LANDMARKERS
+
+    groups = []
+    for kind, table in (("detector", DETECTORS), ("landmarker", LANDMARKERS)):
+        for plugin, impl in table.items():
+            declared = [f for f in dataclasses.fields(impl.Options) if "help" in f.metadata]
+            if not declared:
+                continue
+            prefix = plugin.replace("-", "_")
+            made = [
+                (
+                    f"{prefix}_{f.name}",
+                    base_type(impl.Options, f),
+                    dataclasses.field(
+                        default=f.default,
+                        metadata={
+                            **f.metadata,
+                            "flag": f"--{plugin}-{f.name.replace('_', '-')}",
+                            "help": f"{plugin} {kind}: {f.metadata['help']}",
+                            "plugin": plugin,
+                            "plugin_option": f.name,
+                        },
+                    ),
+                )
+                for f in declared
+            ]
+            name = "".join(part.capitalize() for part in prefix.split("_")) + "Flags"
+            groups.append(dataclasses.make_dataclass(name, made))
+    return tuple(groups)
+
+
+def plugin_values(values: Any) -> dict[str, dict[str, Any]]:
+    """{plugin: {option: value}} of the plugin flags given (a parsed namespace or a dict of typed
+    values), each checked against its declaration; flags not given are left out."""
+    get = values.get if isinstance(values, dict) else lambda k: getattr(values, k, None)
+    out: dict[str, dict[str, Any]] = {}
+    for group in plugin_groups():
+        given = {f.name: get(f.name) for f in dataclasses.fields(group) if get(f.name) is not None}
+        check(group(**given))
+        for f in dataclasses.fields(group):
+            if f.name in given:
+                out.setdefault(f.metadata["plugin"], {})[f.metadata["plugin_option"]] = given[f.name]
+    return out
 
 
 def _train_groups() -> tuple[type, ...]:

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from facegraft.extract.model_files import require_file, shipped_model, torch_hub_checkpoints
+from facegraft.options import opt
 from facegraft.registry import lookup
 
 NEAR_FACE_WINDOWS = 4  # detect_near scales the followed face to this many model windows
@@ -159,8 +160,10 @@ def shared_hog(slot: int = 0) -> LockedModel:
 
 @dataclass
 class DlibHogOptions(DetectorOptions):
-    threshold: float = 0.0
-    upsample: int = 0  # 1 finds faces down to ~40 px at twice the cost
+    threshold: float = opt(0.0, "SVM score a face needs (below 0 finds more, and more non-faces)")
+    upsample: int = opt(
+        0, "upsample the frame this many times (1 finds ~40 px faces at twice the cost)", bounds=(0, 3)
+    )
 
 
 class DlibHogDetector(Detector):
@@ -188,8 +191,8 @@ class DlibHogDetector(Detector):
 
 @dataclass
 class DlibMmodOptions(DetectorOptions):
-    threshold: float = 0.0
-    upsample: int = 0
+    threshold: float = opt(0.0, "CNN score a face needs")
+    upsample: int = opt(0, "upsample the frame this many times (finds smaller faces, slower)", bounds=(0, 3))
 
 
 class DlibMmodDetector(Detector):
@@ -219,9 +222,13 @@ class DlibMmodDetector(Detector):
 
 @dataclass
 class HaarOptions(DetectorOptions):
-    threshold: float = 2.0  # cascade level weight
-    min_neighbors: int = 5
-    scale_factor: float = 1.1
+    threshold: float = opt(2.0, "cascade level weight a face needs")
+    min_neighbors: int = opt(
+        5, "overlapping hits a face needs (fewer: more faces, more non-faces)", bounds=(0, None)
+    )
+    scale_factor: float = opt(
+        1.1, "step between the cascade's scales (smaller: finer, slower)", bounds=(1.01, 2.0)
+    )
 
 
 class HaarDetector(Detector):
@@ -250,7 +257,7 @@ class HaarDetector(Detector):
 
 @dataclass
 class SfdOptions(DetectorOptions):
-    threshold: float = 0.5
+    threshold: float = opt(0.5, "face probability kept", bounds=(0, 1))
     weights: str = ""  # s3fd weights; default: face-alignment's torch.hub cache
 
 
@@ -277,8 +284,8 @@ class SfdDetector(Detector):
 
 @dataclass
 class RetinaFaceOptions(DetectorOptions):
-    threshold: float = 0.5  # softmax face probability kept (new faces need --min-confidence)
-    nms: float = 0.4  # boxes overlapping a better one by more than this IoU are dropped
+    threshold: float = opt(0.5, "face probability kept (a new face needs --min-confidence)", bounds=(0, 1))
+    nms: float = opt(0.4, "boxes overlapping a better one by more than this IoU are dropped", bounds=(0, 1))
 
 
 def retinaface_anchors(height: int, width: int) -> np.ndarray:

@@ -30,6 +30,7 @@ from facegraft.geometry.alignment import (
     to_canonical,
     transform_points,
 )
+from facegraft.options import opt
 from facegraft.registry import lookup
 
 
@@ -215,7 +216,7 @@ class Dlib68Landmarker(Landmarker):
 @dataclass
 class FanOptions(LandmarkerOptions):
     weights: str = ""  # 2DFAN-4 state dict; default: face-alignment's torch.hub cache
-    device: str = "cpu"
+    device: str = opt("cpu", "torch device the network runs on (cpu, cuda, cuda:N)")
 
 
 class FanLandmarker(Landmarker):
@@ -311,8 +312,11 @@ def mesh_to_ibug68(mesh: np.ndarray) -> np.ndarray:
 
 @dataclass
 class FaceMeshOptions(LandmarkerOptions):
-    # the square input spans this many times the landmarks' (or the box's) longer side
-    crop_scale: float = 1.7
+    crop_scale: float = opt(
+        1.7,
+        "the square input spans this many times the landmarks' (or the box's) longer side",
+        bounds=(1.0, 3.0),
+    )
 
 
 class FaceMeshLandmarker(Landmarker):

@@ -109,6 +109,12 @@ class ExtractOptions:
     restart: bool = opt(False, "discard the shot's stored alignments and start again")
     redo: bool = opt(False, "extract the --frames again even where stored (a plate frame was replaced)")
     batch_frames: int = opt(8, "frames committed to the store per transaction", cli=False)
+    plugin_options: dict = opt(
+        {},
+        "{plugin name: {option: value}}: the chosen detector's and landmarker's own options, given on the "
+        "command line as --<plugin>-<option> (facegraft.commands.plugin_groups); unset ones keep their own",
+        cli=False,
+    )
 
     # Options that change results; a resumed run must use the same values.
     RESULT_KEYS: ClassVar[tuple[str, ...]] = (
@@ -142,6 +148,9 @@ class ExtractOptions:
         d = {k: getattr(self, k) for k in self.RESULT_KEYS}
         d["colourspace"] = colourspace
         d["masks"] = list(self.masks)
+        chosen = {k: v for k, v in self.plugin_options.items() if k in (self.detector, self.landmarker) and v}
+        if chosen:  # only then: the settings of shots made before plugin options stay the same
+            d["plugin_options"] = chosen
         return d
 
 
@@ -177,6 +186,8 @@ def build_tracker(opts: ExtractOptions, fps: float = 25.0) -> Tracker:
     lmk_opts: dict = {"ensemble": opts.ensemble}
     if opts.weights:
         lmk_opts["weights"] = opts.weights
+    det_opts.update(opts.plugin_options.get(opts.detector, {}))
+    lmk_opts.update(opts.plugin_options.get(opts.landmarker, {}))
     detector = make_detector(opts.detector, **det_opts)
     finder = FaceFinder(
         detector,

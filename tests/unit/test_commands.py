@@ -162,3 +162,27 @@ def test_the_ofx_bridge_s_parameter_header_is_written_from_the_declarations():
 
     committed = (Path(__file__).resolve().parents[2] / "ofx_bridge" / "declared_options.h").read_text()
     assert committed == header(), "run: python -m facegraft.ofx_header ofx_bridge/declared_options.h"
+
+
+def test_a_plugin_s_own_options_reach_it_from_every_front_end(tmp_path):
+    from facegraft.commands import plugin_values
+    from facegraft.extract.pipeline import ExtractOptions, build_tracker
+
+    ns = build_parser().parse_args(
+        ["extract", "p.mov", "-o", "s", "--retinaface-nms", "0.3", "--facemesh-crop-scale", "2.0"]
+    )
+    chosen = plugin_values(ns)
+    assert chosen == {"retinaface": {"nms": 0.3}, "facemesh": {"crop_scale": 2.0}}
+    finder = build_tracker(ExtractOptions(plugin_options=chosen)).finder
+    assert finder.detector.options.nms == 0.3 and finder.landmarker.options.crop_scale == 2.0
+    assert finder.detector.options.threshold == 0.5, "an option not given keeps the plugin's default"
+    served = {o["name"]: o for o in describe("extract")}
+    assert served["retinaface_nms"]["flag"] == "--retinaface-nms" and served["retinaface_nms"]["bounds"] == [
+        0,
+        1,
+    ]
+    assert served["dlib_hog_upsample"]["default"] == 0
+    with pytest.raises(InputError, match="--retinaface-nms must be 0..1, got 2.0"):
+        plugin_values(build_parser().parse_args(["extract", "p.mov", "-o", "s", "--retinaface-nms", "2"]))
+    job = typed_values("extract", {"plate": "p.mov", "shot": "s", "dlib_hog_upsample": 1}, str)
+    assert "--dlib-hog-upsample" in to_argv("extract", job)
