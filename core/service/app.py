@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -177,8 +177,16 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         return _error(422, f"invalid request ({problems})")
 
     app.include_router(review_router(ctx.roots))
+    for routes in (_service_routes, _job_routes, _person_routes, _frame_routes):
+        app.include_router(routes(ctx))
+    return app
 
-    @app.get("/v1/status", response_model=Status)
+
+def _service_routes(ctx: ServiceContext) -> APIRouter:
+    """The service itself: its status, the options each job kind takes, shutdown."""
+    router = APIRouter()
+
+    @router.get("/v1/status", response_model=Status)
     def status() -> Status:
         return Status(
             service="facegraft",
@@ -191,13 +199,25 @@ def create_app(ctx: ServiceContext) -> FastAPI:
             roots=[str(r) for r in ctx.roots],
         )
 
-    @app.get("/v1/options/{kind}", response_model=list[OptionOut], responses={404: {"model": ErrorOut}})
+    @router.get("/v1/options/{kind}", response_model=list[OptionOut], responses={404: {"model": ErrorOut}})
     def options(kind: str):
         if kind not in KINDS:
             return _error(404, f"unknown job kind {kind!r}")
         return [OptionOut(**o) for o in describe(kind)]
 
-    @app.post(
+    @router.post("/v1/shutdown")
+    def shutdown():
+        ctx.shutdown()
+        return {"stopping": True}
+
+    return router
+
+
+def _job_routes(ctx: ServiceContext) -> APIRouter:
+    """Jobs: submit (checked against the declarations and the roots), list, follow, cancel."""
+    router = APIRouter()
+
+    @router.post(
         "/v1/jobs",
         status_code=201,
         response_model=JobOut,
@@ -214,36 +234,21 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         ctx.runner.wake()
         return job.public()
 
-    @app.get(
-        "/v1/persons",
-        response_model=PersonsOut,
-        responses={400: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}},
-    )
-    def persons(shot: str | None = None):
-        """The persons of a shot (what a host's person chooser lists), the one with the most faces first;
-        ``grouped`` is false while the shot's faces were never grouped into persons."""
-        if not shot:
-            return _error(400, "give the shot folder: /v1/persons?shot=SHOTDIR")
-        try:
-            return shot_persons(resolve_path(shot, ctx.roots))
-        except (PathRefused, PersonRequestError) as exc:
-            return _error(exc.status, str(exc))
-
-    @app.get("/v1/jobs", response_model=JobList)
+    @router.get("/v1/jobs", response_model=JobList)
     def jobs():
         return {"jobs": [j.public() for j in ctx.store.list()]}
 
-    @app.get("/v1/jobs/{job_id}", response_model=JobOut, responses={404: {"model": ErrorOut}})
+    @router.get("/v1/jobs/{job_id}", response_model=JobOut, responses={404: {"model": ErrorOut}})
     def job(job_id: str):
         found = ctx.store.get(job_id)
         return found.public() if found else _error(404, f"no job {job_id!r}")
 
-    @app.post("/v1/jobs/{job_id}/cancel", response_model=JobOut, responses={404: {"model": ErrorOut}})
+    @router.post("/v1/jobs/{job_id}/cancel", response_model=JobOut, responses={404: {"model": ErrorOut}})
     def cancel(job_id: str):
         found = ctx.store.request_cancel(job_id)
         return found.public() if found else _error(404, f"no job {job_id!r}")
 
-    @app.get(
+    @router.get(
         "/v1/jobs/{job_id}/events",
         responses={200: {"content": {"application/x-ndjson": {}}}, 404: {"model": ErrorOut}},
     )
@@ -267,7 +272,36 @@ def create_app(ctx: ServiceContext) -> FastAPI:
 
         return StreamingResponse(stream(), media_type="application/x-ndjson")
 
-    @app.post(
+    return router
+
+
+def _person_routes(ctx: ServiceContext) -> APIRouter:
+    """A shot's persons, for a host's person chooser."""
+    router = APIRouter()
+
+    @router.get(
+        "/v1/persons",
+        response_model=PersonsOut,
+        responses={400: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}},
+    )
+    def persons(shot: str | None = None):
+        """The persons of a shot (what a host's person chooser lists), the one with the most faces first;
+        ``grouped`` is false while the shot's faces were never grouped into persons."""
+        if not shot:
+            return _error(400, "give the shot folder: /v1/persons?shot=SHOTDIR")
+        try:
+            return shot_persons(resolve_path(shot, ctx.roots))
+        except (PathRefused, PersonRequestError) as exc:
+            return _error(exc.status, str(exc))
+
+    return router
+
+
+def _frame_routes(ctx: ServiceContext) -> APIRouter:
+    """Per-frame swaps: one frame message in, one pass out, with the models kept loaded."""
+    router = APIRouter()
+
+    @router.post(
         "/v1/frame",
         responses={
             200: {"content": {"application/octet-stream": {}}, "description": "the pass as a frame message"},
@@ -294,12 +328,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
             media_type="application/octet-stream",
         )
 
-    @app.post("/v1/shutdown")
-    def shutdown():
-        ctx.shutdown()
-        return {"stopping": True}
-
-    return app
+    return router
 
 
 def path_checker(roots: list[Path]) -> Callable[[str], str]:
