@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from facegraft.errors import InputError
+from facegraft.io.colour import ColourConfigOptions
 from facegraft.options import add_arguments, base_type, check, choices_of, flag_of, opt
 from facegraft.progress import MODES
 
@@ -70,7 +71,7 @@ class ConvertOperands:
 def _extract_groups() -> tuple[type, ...]:
     from facegraft.extract.pipeline import ExtractOptions
 
-    return (ExtractOperands, ExtractOptions, *plugin_groups())
+    return (ExtractOperands, ExtractOptions, ColourConfigOptions, *plugin_groups())
 
 
 @functools.cache
@@ -133,7 +134,7 @@ def _train_groups() -> tuple[type, ...]:
 def _convert_groups() -> tuple[type, ...]:
     from facegraft.merge.options import MergeOptions, OutputOptions, PersonOptions
 
-    return (ConvertOperands, MergeOptions, OutputOptions, PersonOptions)
+    return (ConvertOperands, MergeOptions, OutputOptions, ColourConfigOptions, PersonOptions)
 
 
 @dataclass(frozen=True)

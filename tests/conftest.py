@@ -12,6 +12,10 @@ import os
 import numpy as np
 import pytest
 
+# The tests measure against the built-in colour config; a developer's own $OCIO must not change them (the
+# tests of studio configs set it themselves).
+os.environ.pop("OCIO", None)
+
 if os.environ.get("PYTEST_XDIST_WORKER"):
     for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[_var] = "1"

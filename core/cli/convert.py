@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from facegraft.cli.common import report
+from facegraft.io.colour import use_config
 from facegraft.options import from_namespace
 
 
@@ -13,6 +14,7 @@ def run(args: argparse.Namespace) -> int:
     from facegraft.merge.convert import convert
     from facegraft.merge.options import MergeOptions, OutputOptions, PersonOptions
 
+    use_config(args.ocio_config)
     s = convert(
         args.plate,
         args.shot,

@@ -6,6 +6,7 @@ import argparse
 
 from facegraft.cli.common import report
 from facegraft.commands import plugin_values
+from facegraft.io.colour import use_config
 from facegraft.options import from_namespace
 
 
@@ -14,6 +15,7 @@ def run(args: argparse.Namespace) -> int:
     from facegraft.extract.pipeline import ExtractOptions
     from facegraft.persons.shot import extract_shot
 
+    use_config(args.ocio_config)
     opts = from_namespace(ExtractOptions, args, plugin_options=plugin_values(args))
     summary = extract_shot(
         args.plate, args.shot, opts, progress_mode="quiet" if args.quiet else args.progress

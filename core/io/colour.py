@@ -1,5 +1,10 @@
 """Colour conversion with OpenColorIO between a plate's colour space and the working encoding.
 
+The config is the studio's when it names one (``--ocio-config FILE``, else ``$OCIO``), else the built-in ACES
+studio config, which carries the camera log spaces (ARRI LogC3/LogC4, S-Log3, Log3G10, Canon Log 2/3,
+V-Log) beside the linear and display ones. With a studio config, ``scene-linear`` is that config's
+``scene_linear`` role, and any role name is taken as a colour space.
+
 The working encoding is display-referred sRGB (the sRGB curve on Rec.709 primaries, 0..1), with no view
 transform or tone mapping. Per-channel transforms run through 1-D lookup tables, others through OCIO.
 """
@@ -8,16 +13,20 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import PyOpenColorIO as ocio
 
 from facegraft.errors import InputError
+from facegraft.options import opt
 from facegraft.registry import unknown
 
-# Built-in configs tried in order (no file needed); the first this OCIO version knows is used.
-_CONFIGS = ("ocio://default", "ocio://cg-config-latest")
+# Built-in configs tried in order when the user names none (no file needed): the ACES studio config (camera
+# log spaces included), else this OCIO version's default.
+_BUILT_IN = ("ocio://studio-config-latest", "ocio://default", "ocio://cg-config-latest")
+_chosen: list[str] = []  # the config `use_config` chose for this process, over $OCIO
 # Short names accepted on the command line -> candidate colour space names in the config, first found wins.
 _ALIASES: dict[str, tuple[str, ...]] = {
     "scene-linear": ("lin_rec709", "Linear Rec.709 (sRGB)", "Utility - Linear - sRGB"),
@@ -30,8 +39,23 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "rec709": ("g24_rec709", "Gamma 2.4 Encoded Rec.709", "Utility - Rec.709 - Display"),
     "raw": ("Raw", "Utility - Raw"),
     "data": ("Raw", "Utility - Raw"),
+    "acescct": ("ACEScct", "ACES - ACEScct"),
+    # Camera log spaces, as the ACES studio config (and ACES 1.x configs) name them.
+    "logc3": ("ARRI LogC3 (EI800)", "Input - ARRI - V3 LogC (EI800) - Wide Gamut"),
+    "logc4": ("ARRI LogC4",),
+    "slog3": ("S-Log3 S-Gamut3.Cine", "Input - Sony - S-Log3 - S-Gamut3.Cine"),
+    "slog3-sgamut3": ("S-Log3 S-Gamut3", "Input - Sony - S-Log3 - S-Gamut3"),
+    "log3g10": ("Log3G10 REDWideGamutRGB", "Input - RED - REDLog3G10 - REDWideGamutRGB"),
+    "canonlog2": ("CanonLog2 CinemaGamut D55", "Input - Canon - Canon-Log2 - Cinema Gamut Daylight"),
+    "canonlog3": ("CanonLog3 CinemaGamut D55", "Input - Canon - Canon-Log3 - Cinema Gamut Daylight"),
+    "vlog": ("V-Log V-Gamut", "Input - Panasonic - V-Log - V-Gamut"),
 }
-_CHOICES = "scene-linear, srgb, acescg, aces2065-1, rec709, raw, or a colour space name from the OCIO config"
+# Aliases a studio's own config answers with its roles (config.getColorSpace takes a role name).
+_ROLE_ALIASES = {"scene-linear": "scene_linear", "linear": "scene_linear"}
+_CHOICES = (
+    "scene-linear, srgb, acescg, acescct, aces2065-1, rec709, raw, logc3, logc4, slog3, log3g10, canonlog2, "
+    "canonlog3, vlog, or a colour space or role name from the OCIO config"
+)
 _WORKING_ALIAS = "srgb"
 # Tables and images at least this large are looked up in row bands on several threads (numpy frees the GIL).
 _PARALLEL_ELEMENTS = 1 << 20
@@ -40,11 +64,50 @@ _THREADS = max(1, min(4, os.cpu_count() or 1))
 # The OCIO CPU processor on a 1080p float32 frame takes ~28 ms (PackedImageDesc; applyRGB ~80 ms).
 
 
-@lru_cache(maxsize=1)
-def _config() -> ocio.Config:
-    """The built-in OCIO config this build knows."""
+@dataclass
+class ColourConfigOptions:
+    """Which OpenColorIO config names the plate's colour space, for every command that reads plates."""
+
+    ocio_config: str = opt(
+        "",
+        "OpenColorIO config file whose colour spaces --colourspace names (default: $OCIO, else the built-in "
+        "ACES studio config)",
+        path="file",
+    )
+
+
+def use_config(path: str | None) -> None:
+    """Use the OCIO config file at `path` for this process (``--ocio-config``); None or '': $OCIO, else
+    the built-in ACES studio config. The file is read now, so a bad one is refused before any work."""
+    before = list(_chosen)
+    _chosen[:] = [str(path)] if path else []
+    try:
+        active_config()
+    except InputError:
+        _chosen[:] = before
+        raise
+
+
+def config_source() -> str:
+    """Where the active config comes from: the chosen file, else $OCIO, else '' (the built-in one)."""
+    return _chosen[0] if _chosen else os.environ.get("OCIO", "").strip()
+
+
+def active_config() -> ocio.Config:
+    """The OCIO config in use: `use_config`'s file, else $OCIO's, else the built-in ACES studio config."""
+    return _load(config_source())
+
+
+@lru_cache(maxsize=4)
+def _load(source: str) -> ocio.Config:
+    if source:
+        try:
+            return ocio.Config.CreateFromFile(source)
+        except ocio.Exception as exc:
+            why = str(exc).splitlines()[0] if str(exc) else "unreadable"
+            raise InputError(f"cannot use this OpenColorIO config ({why})", source) from None
     errors = []
-    for name in _CONFIGS:
+    for name in _BUILT_IN:
         try:
             return ocio.Config.CreateFromFile(name)
         except ocio.Exception as exc:
@@ -59,8 +122,13 @@ def _pool() -> ThreadPoolExecutor:
 
 def resolve_colourspace(name: str) -> str:
     """The config's colour space name for an alias ("scene-linear", "srgb", ...) or a config name/alias."""
-    config = _config()
+    config = active_config()
     key = str(name).strip().lower().replace("_", "-").replace(" ", "-")
+    if key in _ROLE_ALIASES and config_source():
+        # A studio's own config says what its scene-linear space is: its role wins over the built-in names.
+        role = config.getColorSpace(_ROLE_ALIASES[key])
+        if role is not None:
+            return role.getName()
     if key in _ALIASES:
         for candidate in _ALIASES[key]:
             space = config.getColorSpace(candidate)
@@ -193,7 +261,7 @@ class ColourConverter:
     """Converts (H, W, 3) plate pixels in `source` to the working encoding and working floats back again."""
 
     def __init__(self, source: str) -> None:
-        config = _config()
+        config = active_config()
         self.source = resolve_colourspace(source)
         self.working = working_colourspace()
         space = config.getColorSpace(self.source)

@@ -50,7 +50,7 @@ import numpy as np
 from facegraft import __version__
 from facegraft.errors import InputError, MissingFramesError, TransientError
 from facegraft.io.atomic import locked
-from facegraft.io.colour import ColourConverter, resolve_colourspace
+from facegraft.io.colour import ColourConverter, active_config, config_source, resolve_colourspace
 from facegraft.io.framespec import format_frame_spec, select_frames
 from facegraft.io.plate import Plate, open_plate
 from facegraft.io.prefetch import prefetch
@@ -417,6 +417,7 @@ class _Job:
             "source_frame": str(frame),
             "plate": Path(self.plate.path).name,
             "colourspace": self.colourspace,
+            "ocio_config": config_source() or f"built-in {active_config().getName()}",
             "watermark": f"comp: {describe(self.payload)}; swap, matte, facemask unmarked for grading",
         }
 
@@ -709,9 +710,9 @@ def _plate_stem(path: str) -> str:
 
 def _interop_id(colourspace: str) -> str | None:
     """The OCIO interop id of a colour space ('lin_rec709_scene'...), or None when the config has none."""
-    from facegraft.io.colour import _config
+    from facegraft.io.colour import active_config
 
-    space = _config().getColorSpace(colourspace)
+    space = active_config().getColorSpace(colourspace)
     try:
         return space.getInteropID() or None
     except AttributeError:  # OCIO < 2.5

@@ -30,6 +30,7 @@ import numpy as np
 
 from facegraft.commands import typed_values
 from facegraft.errors import InputError
+from facegraft.io.colour import use_config
 from facegraft.registry import require_choice
 from facegraft.service.protocol import FrameMessage
 
@@ -142,6 +143,7 @@ class FrameEngine:
         crop = opts.pop("crop_size", 512)
         # Every other option is one of convert's, typed and checked by its declarations, paths confined.
         opts = typed_values("convert", opts, self._check_path, complete=False, where="options.")
+        use_config(opts.get("ocio_config"))  # the call's colour spaces are named in this config
         merge = MergeOptions(**{k: v for k, v in opts.items() if k in _fields(MergeOptions)})
         merge.validate()
         output = OutputOptions(**{k: v for k, v in opts.items() if k in ("layout", "format")})

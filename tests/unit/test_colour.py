@@ -122,3 +122,92 @@ def test_large_frame_threaded_paths_match_small(tmp_path: object) -> None:
     np.testing.assert_allclose(
         aces.to_working_float(img)[-3:], aces.to_working_float(img[-3:].copy()), atol=1e-6
     )
+
+
+STUDIO_CONFIG = """ocio_profile_version: 2
+roles:
+  default: studio_linear
+  scene_linear: studio_linear
+  data: raw
+file_rules:
+  - !<Rule> {name: Default, colorspace: default}
+displays:
+  sRGB:
+    - !<View> {name: Raw, colorspace: raw}
+colorspaces:
+  - !<ColorSpace>
+    name: studio_linear
+    encoding: scene-linear
+  - !<ColorSpace>
+    name: srgb_tx
+    from_scene_reference: !<ExponentWithLinearTransform> {gamma: 2.4, offset: 0.055, direction: inverse}
+  - !<ColorSpace>
+    name: plate_log2
+    from_scene_reference: !<LogTransform> {base: 2}
+  - !<ColorSpace>
+    name: raw
+    isdata: true
+"""
+
+
+@pytest.fixture
+def studio_config(tmp_path, monkeypatch):
+    """A studio's own OCIO config named by $OCIO: a log2 plate space the built-in configs do not have."""
+    from facegraft.io import colour
+
+    path = tmp_path / "studio.ocio"
+    path.write_text(STUDIO_CONFIG)
+    monkeypatch.setenv("OCIO", str(path))
+    colour.use_config(None)
+    yield path
+    monkeypatch.delenv("OCIO")
+    colour.use_config(None)
+
+
+def test_a_studio_config_named_by_ocio_is_used_with_its_roles_and_spaces(studio_config) -> None:
+    from facegraft.io.colour import active_config, config_source
+
+    assert config_source() == str(studio_config) and active_config().getColorSpace("plate_log2") is not None
+    assert resolve_colourspace("scene-linear") == "studio_linear", "the config's scene_linear role"
+    assert resolve_colourspace("plate_log2") == "plate_log2"
+    linear = np.array([0.001, 0.18, 1.0, 4.0], np.float32)
+    plate = np.repeat(np.log2(linear)[None, :, None], 3, axis=2)  # the plate's log2 code values
+    working = ColourConverter("plate_log2").to_working_float(plate)[0, :, 0]
+    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
+    assert np.allclose(working[:3], srgb[:3], atol=1e-4)
+    back = ColourConverter("plate_log2").from_working_float(np.repeat(working[None, :, None], 3, axis=2))
+    assert np.allclose(back[0, :3, 0], plate[0, :3, 0], atol=1e-3), "and back into the plate's log2 space"
+
+
+def test_the_built_in_config_has_the_camera_log_spaces_and_a_bad_config_is_one_line(tmp_path) -> None:
+    from facegraft.io import colour
+
+    colour.use_config(None)
+    for alias, name in (
+        ("logc3", "ARRI LogC3 (EI800)"),
+        ("slog3", "S-Log3 S-Gamut3.Cine"),
+        ("vlog", "V-Log V-Gamut"),
+    ):
+        assert resolve_colourspace(alias) == name
+        assert not ColourConverter(alias).identity
+    bad = tmp_path / "broken.ocio"
+    bad.write_text("ocio_profile_version: 2\ncolorspaces: [this is not a colour space\n")
+    with pytest.raises(InputError) as err:
+        colour.use_config(str(bad))
+    assert str(bad) in str(err.value) and "\n" not in str(err.value)
+    colour.use_config(None)
+
+
+def test_a_command_given_a_broken_config_stops_with_one_line(tmp_path, capsys) -> None:
+    from facegraft.cli import main
+    from facegraft.io import colour
+
+    bad = tmp_path / "broken.ocio"
+    bad.write_text("not: [an ocio config\n")
+    code = main(
+        ["extract", str(tmp_path / "plate.mov"), "-o", str(tmp_path / "shot"), "--ocio-config", str(bad)]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0 and str(bad) in err and "OpenColorIO config" in err
+    assert not (tmp_path / "shot").exists(), "nothing was written"
+    colour.use_config(None)
