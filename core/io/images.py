@@ -27,15 +27,41 @@ _DEFAULT_CHANNELS = {1: ("Y",), 2: ("Y", "A"), 3: ("R", "G", "B"), 4: ("R", "G",
 _INFO_ATTRIBUTES = ("FramesPerSecond", "oiio:ColorSpace", "compression", "oiio:BitsPerSample", "timecode")
 
 
+@dataclass(frozen=True)
+class Window:
+    """A pixel rectangle in an image's display coordinates: origin (x, y), size (width, height). EXR's
+    data window (the pixels stored) and display window (the frame a compositor sees) are both Windows."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+    def union(self, other: Window) -> Window:
+        x, y = min(self.x, other.x), min(self.y, other.y)
+        right = max(self.x + self.width, other.x + other.width)
+        bottom = max(self.y + self.height, other.y + other.height)
+        return Window(x, y, right - x, bottom - y)
+
+
 @dataclass
 class ImageInfo:
-    """An image header: size, channel names (in OIIO's order), native dtype and a few attributes."""
+    """An image header: size, channel names (in OIIO's order), native dtype and a few attributes; `data`
+    and `display` are the data and display windows (the same rectangle at 0, 0 for most formats)."""
 
     width: int
     height: int
     channels: tuple[str, ...]
     dtype: np.dtype
     attributes: dict[str, object] = field(default_factory=dict)
+    data: Window | None = None
+    display: Window | None = None
+
+
+def _windows(spec: oiio.ImageSpec) -> tuple[Window, Window]:
+    data = Window(spec.x, spec.y, spec.width, spec.height)
+    display = Window(spec.full_x, spec.full_y, spec.full_width, spec.full_height)
+    return data, display if display.width > 0 and display.height > 0 else data
 
 
 def _open(path: Path) -> oiio.ImageInput:
@@ -46,9 +72,19 @@ def _open(path: Path) -> oiio.ImageInput:
         raise InputError("is a directory, not an image file", str(path))
     inp = oiio.ImageInput.open(str(path))
     if inp is None:
-        reason = oiio.geterror().strip() or "unknown error"
-        raise InputError(f"cannot open image ({reason})", str(path))
+        raise InputError(f"cannot open image ({oiio_error()})", str(path))
     return inp
+
+
+def oiio_error(source: object = oiio) -> str:
+    """OpenImageIO's pending error (global, or of an ImageInput/ImageOutput) as one line: its first line,
+    whatever bytes a damaged file put in it."""
+    try:
+        text = source.geterror() or ""
+    except UnicodeDecodeError as exc:  # a damaged header's bytes in the message
+        text = exc.object.decode("utf-8", "replace") if isinstance(exc.object, bytes) else ""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[0] if lines else "unknown error"
 
 
 def _native_dtype(spec: oiio.ImageSpec) -> tuple[np.dtype, str]:
@@ -85,12 +121,31 @@ def _channel_sources(names: tuple[str, ...], wanted: Sequence[str], path: Path) 
     return sources
 
 
-def read_image(path: str | Path, channels: Sequence[str] = ("R", "G", "B")) -> np.ndarray:
-    """Pixels (H, W, len(channels)) in the file's native type, channels picked by name; grey becomes RGB."""
+def read_image(
+    path: str | Path,
+    channels: Sequence[str] = ("R", "G", "B"),
+    canvas: Window | None = None,
+    display: Window | None = None,
+) -> np.ndarray:
+    """Pixels (H, W, len(channels)) in the file's native type, channels picked by name; grey becomes RGB.
+
+    Without `canvas` the image is its data window as stored. With it, (canvas.height, canvas.width): the
+    data window placed where it lies in display coordinates, zero where the file stores no pixels (EXR's
+    meaning of outside the data window), anything beyond the canvas left out. A deep image is refused, and
+    so is a file whose display window is not `display` when that is given (a frame of another size)."""
     path = Path(path)
     inp = _open(path)
     try:
         spec = inp.spec()
+        if spec.deep:
+            raise InputError("a deep image (samples per pixel): flatten it to a plain EXR first", str(path))
+        if display is not None and _windows(spec)[1] != display:
+            shown = _windows(spec)[1]
+            raise InputError(
+                f"frame is {shown.width}x{shown.height} at {shown.x},{shown.y}, the plate is "
+                f"{display.width}x{display.height} at {display.x},{display.y}",
+                str(path),
+            )
         names = tuple(spec.channelnames)
         sources = _channel_sources(names, channels, path)
         used = [s for s in sources if s is not None]
@@ -106,6 +161,21 @@ def read_image(path: str | Path, channels: Sequence[str] = ("R", "G", "B")) -> n
     out = np.empty((spec.height, spec.width, len(sources)), dtype=dtype)
     for i, source in enumerate(sources):
         out[..., i] = _type_max(dtype) if source is None else data[..., source - lo]
+    where = _windows(spec)[0]
+    return out if canvas is None or canvas == where else place(out, where, canvas)
+
+
+def place(pixels: np.ndarray, where: Window, canvas: Window) -> np.ndarray:
+    """(canvas.height, canvas.width, C) zeros with `pixels` (the rectangle `where`) copied in where the
+    two overlap: a data window put into display coordinates (pure)."""
+    out = np.zeros((canvas.height, canvas.width, pixels.shape[2]), pixels.dtype)
+    x0, y0 = max(where.x, canvas.x), max(where.y, canvas.y)
+    x1 = min(where.x + where.width, canvas.x + canvas.width)
+    y1 = min(where.y + where.height, canvas.y + canvas.height)
+    if x1 > x0 and y1 > y0:
+        out[y0 - canvas.y : y1 - canvas.y, x0 - canvas.x : x1 - canvas.x] = pixels[
+            y0 - where.y : y1 - where.y, x0 - where.x : x1 - where.x
+        ]
     return out
 
 
@@ -131,7 +201,9 @@ def image_spec(path: str | Path) -> ImageInfo:
     try:
         spec = inp.spec()
         dtype, _ = _native_dtype(spec)
-        return ImageInfo(spec.width, spec.height, tuple(spec.channelnames), dtype, _attributes(spec))
+        data, display = _windows(spec)
+        names = tuple(spec.channelnames)
+        return ImageInfo(spec.width, spec.height, names, dtype, _attributes(spec), data, display)
     finally:
         inp.close()
 
@@ -146,10 +218,18 @@ def part_spec(
     dtype: str,
     attributes: Sequence[Attribute] = (),
     compression: str | None = None,
+    data: Window | None = None,
+    display: Window | None = None,
 ) -> oiio.ImageSpec:
-    """The header of one image part: size, named channels, pixel type, compression and attributes."""
+    """The header of one image part: size, named channels, pixel type, compression and attributes; the
+    data window's origin and the display window when given (an EXR pass lined up with its plate)."""
     spec = oiio.ImageSpec(width, height, len(channels), dtype)
     spec.channelnames = tuple(channels)
+    if data is not None:
+        spec.x, spec.y = data.x, data.y
+    if display is not None:
+        spec.full_x, spec.full_y = display.x, display.y
+        spec.full_width, spec.full_height = display.width, display.height
     if compression:
         spec.attribute("compression", compression)
     for name, type_desc, value in attributes:

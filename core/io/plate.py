@@ -11,7 +11,7 @@ import numpy as np
 from facegraft.errors import InputError, MissingFramesError
 from facegraft.io.frameinfo import FrameInfo
 from facegraft.io.framespec import format_frame_spec
-from facegraft.io.images import image_spec, read_image
+from facegraft.io.images import Window, image_spec, read_image
 from facegraft.io.sequence import IMAGE_EXTENSIONS, frame_of_name, parse_sequence
 from facegraft.io.video import VideoReader
 
@@ -40,6 +40,10 @@ class Plate(ABC):
     default_colourspace: str
     rotation: int = 0
     mirrored: bool = False
+    # Image plates: the rectangle the frames are read as (`width` x `height`) and the display window, in
+    # display coordinates (EXR's windows; both 0, 0, width, height for other formats). None for video.
+    data_window: Window | None = None
+    display_window: Window | None = None
     _known: set[int]
 
     @abstractmethod
@@ -93,7 +97,11 @@ class ImagePlate(Plate):
         self._known = set(self.frames)
         first = self._files[self.frames[0]]
         spec = image_spec(first)
-        self.width, self.height = spec.width, spec.height
+        # Frames are read onto one canvas: the display window grown to hold the first frame's data window
+        # (overscan kept, negative origins allowed); passes are written back with the same windows.
+        self.display_window = spec.display
+        self.data_window = spec.display.union(spec.data)
+        self.width, self.height = self.data_window.width, self.data_window.height
         fps = spec.attributes.get("fps")
         self.fps = float(fps) if isinstance(fps, (int, float)) else None
         linear = first.suffix.lower().lstrip(".") in _LINEAR_EXTENSIONS or spec.dtype.kind == "f"
@@ -113,11 +121,7 @@ class ImagePlate(Plate):
         """One frame, (H, W, 3) native dtype; a missing, truncated or resized file raises InputError."""
         self._check(frame)
         path = self._files[frame]
-        pixels = read_image(path)
-        if pixels.shape[:2] != (self.height, self.width):
-            size = f"{pixels.shape[1]}x{pixels.shape[0]}"
-            raise InputError(f"frame is {size}, the plate is {self.width}x{self.height}", str(path))
-        return pixels
+        return read_image(path, canvas=self.data_window, display=self.display_window)
 
 
 class VideoPlate(Plate):

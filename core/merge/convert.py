@@ -393,7 +393,16 @@ class _Job:
         interop = _interop_id(colourspace)
         self.fps = output.fps or plate.fps or 24.0
         labels = [p.label for p in selection.persons]
-        setup = WriterSetup(out_dir, self.stem, output.layout, self.fps, interop, persons=labels)
+        setup = WriterSetup(
+            out_dir,
+            self.stem,
+            output.layout,
+            self.fps,
+            interop,
+            persons=labels,
+            data=plate.data_window,
+            display=plate.display_window,
+        )
         self.writer = make_writer(output.format, setup)
         self.summary = ConvertSummary(
             out_dir, model_hash=model.hash, config_hash=self.config, persons=selection.record() or []

@@ -24,7 +24,7 @@ from typing import ClassVar
 import numpy as np
 import OpenImageIO as oiio
 
-from facegraft.io.images import part_spec, write_parts
+from facegraft.io.images import Window, part_spec, write_parts
 from facegraft.merge.passes import (
     CONFIG_KEY,
     INPUT_KEY,
@@ -50,6 +50,8 @@ class WriterSetup:
     interop_id: str | None = None
     persons: tuple[str, ...] | list[str] = ()
     padding: int = 4
+    data: Window | None = None  # the plate's data and display windows, for EXR passes that line up with it
+    display: Window | None = None
 
 
 class OutputWriter:
@@ -160,20 +162,24 @@ class ExrWriter(SequenceWriter):
         if layout == "single":
             names = sum((_channels(k) for k in layers), ())
             pixels = np.concatenate(list(layers.values()), axis=2).astype(dtype)
-            write_parts(paths[0], [(part_spec(w, h, names, self.pixel_type, attrs, "zip"), pixels)])
+            write_parts(paths[0], [(self._spec(w, h, names, attrs), pixels)])
         elif layout == "multipart":
             parts = []
             for name, pixels in layers.items():
                 header = [*_for_pass(attrs, name), ("name", None, name)]
-                spec = part_spec(w, h, _channels(name), self.pixel_type, header, "zip")
-                parts.append((spec, pixels.astype(dtype)))
+                parts.append((self._spec(w, h, _channels(name), header), pixels.astype(dtype)))
             write_parts(paths[0], parts)
         else:  # files: one plain-named sequence per pass, the comp's header first
             for path, (name, pixels) in zip(paths, layers.items()):
                 plain = ("R", "G", "B", "A") if name in ("rgba", "swap") else ("A",)
-                spec = part_spec(w, h, plain, self.pixel_type, _for_pass(attrs, name), "zip")
+                spec = self._spec(w, h, plain, _for_pass(attrs, name))
                 write_parts(path, [(spec, pixels.astype(dtype))])
         return paths
+
+    def _spec(self, w: int, h: int, channels: tuple[str, ...], attrs: list):
+        """A pass part's header: the plate's data window origin and display window kept."""
+        s = self.setup
+        return part_spec(w, h, channels, self.pixel_type, attrs, "zip", s.data, s.display)
 
 
 class PngWriter(SequenceWriter):
