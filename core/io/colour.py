@@ -42,6 +42,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "acescct": ("ACEScct", "ACES - ACEScct"),
     # Camera log spaces, as the ACES studio config (and ACES 1.x configs) name them.
     "logc3": ("ARRI LogC3 (EI800)", "Input - ARRI - V3 LogC (EI800) - Wide Gamut"),
+    "alexav3logc": ("ARRI LogC3 (EI800)", "Input - ARRI - V3 LogC (EI800) - Wide Gamut"),  # Nuke's name
     "logc4": ("ARRI LogC4",),
     "slog3": ("S-Log3 S-Gamut3.Cine", "Input - Sony - S-Log3 - S-Gamut3.Cine"),
     "slog3-sgamut3": ("S-Log3 S-Gamut3", "Input - Sony - S-Log3 - S-Gamut3"),

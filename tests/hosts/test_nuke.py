@@ -238,3 +238,37 @@ def test_the_person_chooser_lists_the_shot_s_persons_and_swap_replaces_only_the_
         assert matte[y0:y1, x0:x1].max() == 0, f"frame {f}: person1 is left as the plate"
         x0, y0, x1, y1 = (int(v) for v in boxes[f][2])
         assert matte[y0:y1, x0:x1].max() > 0.2, f"frame {f}: hopper is swapped"  # an untrained mask
+
+
+def test_the_plate_read_s_colourspace_goes_to_the_engine_and_the_comp_reads_the_passes_in_it(
+    nuke, world, tmp_path
+):
+    import nkparser
+
+    from facegraft_nuke.comp import comp_spec, engine_colourspace
+
+    read = plate_read(nuke, world)
+    read["colorspace"].setValue("default (linear)")
+    panel = nuke.menus["Nuke"].items["facegraft"].items["Swap panel..."]()
+    kinds = {kind: args for kind, args in panel.jobs_for("swap")}
+    assert kinds["convert"]["colourspace"] == "linear", "the Read's colourspace is sent with the job"
+    assert panel.jobs_for("extract")[0][1]["colourspace"] == "linear"
+    assert engine_colourspace("sRGB") == "sRGB" and engine_colourspace("") is None
+    # Each plate kind: the passes' Read takes the plate Read's colourspace (not raw).
+    for plate_space in ("linear", "ACEScg", "sRGB", "AlexaV3LogC", "rec709"):
+        passes = comp_spec("out/plate.####.exr", FIRST, FIRST + 1, "plate", colourspace=plate_space)[0]
+        assert passes.knobs["colorspace"] == plate_space and passes.knobs["raw"] is False
+    # The farm's .nk: both Reads name the plate's colourspace.
+    out = world["root"] / "nk_colour_passes"
+    assert convert(world, out).returncode == 0
+    nk = tmp_path / "comp.nk"
+    run = subprocess.run(
+        [sys.executable, "-m", "facegraft_nuke.farm_script", "--plate", str(world["plate"]),
+         "--passes", str(out), "-o", str(nk), "--colourspace", "ACEScg"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    nodes = {n.name: n for n in nkparser.Script.from_file(str(nk)).all_nodes()}
+    assert nodes["plate"].get_string("colorspace") == "ACEScg"
+    assert nodes["facegraft_passes"].get_string("colorspace") == "ACEScg"
+    assert nodes["facegraft_passes"].get_string("raw") == "false"

@@ -33,13 +33,30 @@ def nuke_pattern(path: str) -> str:
     return re.sub(r"@+", lambda m: f"%0{len(m.group(0))}d", p)
 
 
+def engine_colourspace(read_colourspace: object) -> str | None:
+    """The colour space a Read node's ``colorspace`` knob names, as the engine takes it: Nuke's
+    ``default (linear)`` is ``linear``; None when the knob is empty or unknown."""
+    text = str(read_colourspace or "").strip()
+    m = re.fullmatch(r"default \((.+)\)", text)
+    return (m.group(1) if m else text) or None
+
+
 def comp_spec(
-    passes: str, first: int, last: int, plate_node: str, prefix: str = "facegraft"
+    passes: str,
+    first: int,
+    last: int,
+    plate_node: str,
+    prefix: str = "facegraft",
+    colourspace: str | None = None,
 ) -> list[NodeSpec]:
     """The nodes of the comp for pass files `passes` (a sequence pattern) over the node `plate_node`.
 
-    The passes are in the plate's own colour space, so their Read takes them as they are (raw)."""
+    The passes are in the plate's own colour space. Given the plate Read's `colourspace`, the passes' Read
+    takes the same one, so Nuke brings plate and passes into its working space alike and the Merge happens
+    there (right for linear EXR, ACEScg, sRGB PNG, log DPX and video plates); without it they are read as
+    they are (raw), which is right only when the plate is in Nuke's working space."""
     read = f"{prefix}_passes"
+    colour = {"colorspace": colourspace, "raw": False} if colourspace else {"raw": True}
     return [
         NodeSpec(
             "Read",
@@ -50,7 +67,7 @@ def comp_spec(
                 "last": last,
                 "origfirst": first,
                 "origlast": last,
-                "raw": True,
+                **colour,
                 "on_error": "black",
                 "label": "facegraft passes (synthetic)",
             },

@@ -58,7 +58,9 @@ def frame_bounds(spec: str) -> tuple[int, int]:
     return min(ends), max(ends)
 
 
-def write_script(plate: str, passes: str, out: str, frames: str | None = None) -> dict:
+def write_script(
+    plate: str, passes: str, out: str, frames: str | None = None, colourspace: str | None = None
+) -> dict:
     """Write the comp script (to a temporary name, then renamed); returns what it wrote."""
     pattern, found = find_passes(passes)
     first, last = frame_bounds(frames) if frames else (found[0], found[-1])
@@ -67,8 +69,9 @@ def write_script(plate: str, passes: str, out: str, frames: str | None = None) -
         "file": nuke_pattern(str(Path(plate).absolute())),
         "first": first,
         "last": last,
+        **({"colorspace": colourspace} if colourspace else {}),
     }
-    text = script(plate_read, comp_spec(pattern, first, last, "plate"))
+    text = script(plate_read, comp_spec(pattern, first, last, "plate", colourspace=colourspace))
     target = Path(out)
     if not target.parent.is_dir():
         raise ScriptError(f"{target.parent}: the folder for the script does not exist")
@@ -87,10 +90,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--passes", required=True, help="the convert output folder, or its file pattern")
     p.add_argument("--frames", default=None, help="frame range A-B (default: the frames found)")
     p.add_argument("-o", "--output", required=True, help="the .nk file to write")
+    p.add_argument(
+        "--colourspace",
+        default=None,
+        help="the plate's colour space as Nuke names it: both Reads take it, so the comp happens in "
+        "Nuke's working space (default: the passes are read raw)",
+    )
     p.add_argument("--json", action="store_true", help="print what was written as one JSON object")
     args = p.parse_args(argv)
     try:
-        info = write_script(args.plate, args.passes, args.output, args.frames)
+        info = write_script(args.plate, args.passes, args.output, args.frames, args.colourspace)
     except (ScriptError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ import nuke
 import nukescripts
 
 from facegraft_client import Client, ServiceError
-from facegraft_nuke.comp import build, comp_spec
+from facegraft_nuke.comp import build, comp_spec, engine_colourspace
 
 MERGE_OPTIONS = ("colour", "mask", "occlusion_mask", "erode", "feather")  # convert options the panel shows
 ALL_PERSONS = "all faces"  # the person choice that sends no person option: every face is swapped
@@ -147,21 +147,29 @@ class FacegraftPanel(nukescripts.PythonPanel):
         """The service jobs an action needs, in order."""
         plate = engine_pattern(self.plate.value())
         shot = self.shot.value()
+        # The plate's colour space as its Read says: the engine reads the plate and writes the passes in it.
+        colour = {"colourspace": cs} if (cs := self.plate_colourspace()) else {}
         if action == "extract":
-            return [("extract", {"plate": plate, "shot": shot, "frames": self.frames.value()})]
+            return [("extract", {"plate": plate, "shot": shot, "frames": self.frames.value(), **colour})]
         if action == "train":
             return [("train", {"src": self.source.value(), "dst": shot, "model": self.model.value()})]
         jobs = []
         if not os.path.isfile(os.path.join(shot, "alignments.db")):
-            jobs.append(("extract", {"plate": plate, "shot": shot, "frames": self.frames.value()}))
+            jobs.append(("extract", {"plate": plate, "shot": shot, "frames": self.frames.value(), **colour}))
         # An option left empty (the service was not reached when the panel opened) is the engine's default.
         merge = {k.name(): k.value() for k in self.merge_knobs if k.value() not in ("", None)}
         person = self.chosen_person()
         if person is not None:  # by id: unambiguous, and the service checks the shot holds it
             merge["person"] = str(person["id"])
         args = {"plate": plate, "shot": shot, "model": self.model.value(), "out_dir": self.output.value()}
-        jobs.append(("convert", {**args, "frames": self.frames.value(), **merge}))
+        jobs.append(("convert", {**args, "frames": self.frames.value(), **colour, **merge}))
         return jobs
+
+    def plate_colourspace(self) -> str | None:
+        """The colour space the plate's Read node is set to (None: not set, or no Read)."""
+        if self.read is None or "colorspace" not in self.read.knobs():
+            return None
+        return engine_colourspace(self.read["colorspace"].value())
 
     def run(self, action: str) -> None:
         if self.thread is not None and self.thread.is_alive():
@@ -233,7 +241,8 @@ class FacegraftPanel(nukescripts.PythonPanel):
             return
         first = result.get("first_frame") or int(self.frames.value().split("-")[0])
         last = result.get("last_frame") or first
-        self.created = build(nuke, comp_spec(patterns[0], first, last, self.read.name()), self.read)
+        spec = comp_spec(patterns[0], first, last, self.read.name(), colourspace=self.plate_colourspace())
+        self.created = build(nuke, spec, self.read)
         comp = self.created["facegraft_comp"].name()
         self.say(f"swap done: {result.get('frames_done', 0)} frames, comp in {comp}")
 
