@@ -24,7 +24,14 @@ _DTYPE_NAMES = {
 }
 _DEFAULT_CHANNELS = {1: ("Y",), 2: ("Y", "A"), 3: ("R", "G", "B"), 4: ("R", "G", "B", "A")}
 # Header attributes reported by image_spec (OIIO names); "fps" is added as a float when the file has one.
-_INFO_ATTRIBUTES = ("FramesPerSecond", "oiio:ColorSpace", "compression", "oiio:BitsPerSample", "timecode")
+_INFO_ATTRIBUTES = (
+    "FramesPerSecond",
+    "oiio:ColorSpace",
+    "compression",
+    "oiio:BitsPerSample",
+    "smpte:TimeCode",
+    "PixelAspectRatio",
+)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,12 @@ class Plate(ABC):
     # display coordinates (EXR's windows; both 0, 0, width, height for other formats). None for video.
     data_window: Window | None = None
     display_window: Window | None = None
+    pixel_aspect: float = 1.0  # width / height of one pixel (anamorphic plates: 2.0)
+
+    def timecode(self, frame: int) -> tuple[int, int] | None:
+        """A frame's SMPTE timecode as its file stores it, or None."""
+        return None
+
     _known: set[int]
 
     @abstractmethod
@@ -104,6 +110,8 @@ class ImagePlate(Plate):
         self.width, self.height = self.data_window.width, self.data_window.height
         fps = spec.attributes.get("fps")
         self.fps = float(fps) if isinstance(fps, (int, float)) else None
+        aspect = spec.attributes.get("PixelAspectRatio")
+        self.pixel_aspect = float(aspect) if isinstance(aspect, (int, float)) and aspect > 0 else 1.0
         linear = first.suffix.lower().lstrip(".") in _LINEAR_EXTENSIONS or spec.dtype.kind == "f"
         self.default_colourspace = "scene-linear" if linear else "sRGB"
 
@@ -116,6 +124,12 @@ class ImagePlate(Plate):
         """The file of one frame."""
         self._check(frame)
         return str(self._files[frame])
+
+    def timecode(self, frame: int) -> tuple[int, int] | None:
+        """The SMPTE timecode a frame's file carries (EXR ``timeCode``: packed time and user bits)."""
+        self._check(frame)
+        value = image_spec(self._files[frame]).attributes.get("smpte:TimeCode")
+        return tuple(int(v) for v in value) if isinstance(value, tuple) and len(value) == 2 else None
 
     def read(self, frame: int) -> np.ndarray:
         """One frame, (H, W, 3) native dtype; a missing, truncated or resized file raises InputError."""

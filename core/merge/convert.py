@@ -402,6 +402,7 @@ class _Job:
             persons=labels,
             data=plate.data_window,
             display=plate.display_window,
+            pixel_aspect=plate.pixel_aspect,
         )
         self.writer = make_writer(output.format, setup)
         self.summary = ConvertSummary(
@@ -499,6 +500,7 @@ class _Job:
                         layers.facemask,
                         attributes=self._attributes(frame, inputs[frame]),
                         person_mattes={p.label: layers.person_mattes[p.id] for p in chosen},
+                        timecode=self.plate.timecode(frame),
                     )
                     if self.writer.display:
                         merged.comp_display = marked.display

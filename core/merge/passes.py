@@ -58,6 +58,7 @@ class MergedFrame:
     attributes: dict[str, str] = field(default_factory=dict)
     patches: list[dict] = field(default_factory=list)
     person_mattes: dict[str, np.ndarray] = field(default_factory=dict)
+    timecode: tuple[int, int] | None = None  # the plate frame's SMPTE timecode, carried to its passes
 
 
 def person_layer(label: str) -> str:

@@ -52,6 +52,7 @@ class WriterSetup:
     padding: int = 4
     data: Window | None = None  # the plate's data and display windows, for EXR passes that line up with it
     display: Window | None = None
+    pixel_aspect: float = 1.0
 
 
 class OutputWriter:
@@ -148,7 +149,9 @@ class ExrWriter(SequenceWriter):
 
     def write(self, m: MergedFrame) -> list[Path]:
         h, w = m.matte.shape
-        attrs = self._attributes(m)
+        attrs = [*self._attributes(m), ("PixelAspectRatio", None, float(self.setup.pixel_aspect))]
+        if m.timecode is not None:
+            attrs.append(("smpte:TimeCode", oiio.TypeDesc("timecode"), m.timecode))
         paths = self.files(m.frame)
         dtype = np.float32 if self.pixel_type == "float" else np.float16
         layers = {

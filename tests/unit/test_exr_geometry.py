@@ -111,3 +111,28 @@ def test_every_valid_sample_of_the_shared_set_reads_or_is_refused_in_one_line():
     assert len(outcome) >= 40
     refused = {k: v for k, v in outcome.items() if v != "read"}
     assert all("ubsampled" in v or "deep" in v for v in refused.values()), refused
+
+
+def test_pixel_aspect_and_each_frame_s_timecode_reach_the_passes(tmp_path):
+    for k, frame in enumerate((1001, 1002)):
+        spec = oiio.ImageSpec(16, 12, 3, "half")
+        spec.attribute("PixelAspectRatio", 2.0)
+        spec.attribute("smpte:TimeCode", oiio.TypeDesc("timecode"), (0x01000000 + k, 0))
+        out = oiio.ImageOutput.create("exr")
+        out.open(str(tmp_path / f"plate.{frame}.exr"), spec)
+        out.write_image(np.full((12, 16, 3), 0.5, np.float16))
+        out.close()
+    with open_plate(str(tmp_path / "plate.####.exr")) as plate:
+        assert plate.pixel_aspect == 2.0
+        setup = WriterSetup(tmp_path / "passes", "p", pixel_aspect=plate.pixel_aspect)
+        setup.out_dir.mkdir()
+        writer = make_writer("exr", setup)
+        for frame in plate.frames:
+            px = plate.read(frame).astype(np.float32)
+            matte = np.zeros(px.shape[:2], np.float32)
+            m = MergedFrame(frame, px, px * 0, matte, matte, timecode=plate.timecode(frame))
+            (written,) = writer.write(m)
+            header = oiio.ImageInput.open(str(written)).spec()
+            assert header.getattribute("PixelAspectRatio") == 2.0
+            assert header.getattribute("smpte:TimeCode") == plate.timecode(frame)
+    assert header.get_string_attribute("smpte:TimeCode") == "01:00:00:01", "the second frame's own timecode"
